@@ -1,0 +1,155 @@
+import * as asn1js from "asn1js";
+import { BOOLEAN_TRUE, oid as oidBlock } from "./der.js";
+
+/**
+ * Encoders for the X.509 v3 extensions OpenCLM writes (RFC 5280 §4.2), as asn1js blocks so
+ * callers can pre-encode the constant ones once per CA.
+ */
+
+export const OID = {
+  basicConstraints: "2.5.29.19",
+  keyUsage: "2.5.29.15",
+  extKeyUsage: "2.5.29.37",
+  subjectAltName: "2.5.29.17",
+  subjectKeyIdentifier: "2.5.29.14",
+  authorityKeyIdentifier: "2.5.29.35",
+  crlDistributionPoints: "2.5.29.31",
+  authorityInfoAccess: "1.3.6.1.5.5.7.1.1",
+  caIssuers: "1.3.6.1.5.5.7.48.2",
+  upn: "1.3.6.1.4.1.311.20.2.3",
+  crlNumber: "2.5.29.20",
+  crlReason: "2.5.29.21",
+} as const;
+
+export type KeyUsageName = "digitalSignature" | "nonRepudiation" | "keyEncipherment" | "dataEncipherment" | "keyAgreement";
+
+const KEY_USAGE_BIT: Record<KeyUsageName, number> = {
+  digitalSignature: 0,
+  nonRepudiation: 1,
+  keyEncipherment: 2,
+  dataEncipherment: 3,
+  keyAgreement: 4,
+};
+
+/** Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue OCTET STRING } */
+export function extension(oid: string, critical: boolean, value: asn1js.BaseBlock): asn1js.Sequence {
+  const parts: asn1js.BaseBlock[] = [oidBlock(oid)];
+  // DER omits a BOOLEAN equal to its DEFAULT.
+  if (critical) parts.push(BOOLEAN_TRUE);
+  parts.push(new asn1js.OctetString({ valueHex: value.toBER(false) }));
+  return new asn1js.Sequence({ value: parts });
+}
+
+export function endEntityBasicConstraints(): asn1js.Sequence {
+  return extension(OID.basicConstraints, true, new asn1js.Sequence({ value: [] }));
+}
+
+/** Always critical: RFC 5280 §4.2.1.3 says conforming CAs SHOULD mark it so. */
+export function keyUsage(usages: readonly KeyUsageName[]): asn1js.Sequence {
+  let bits = 0;
+  for (const u of usages) {
+    const bit = KEY_USAGE_BIT[u];
+    if (bit === undefined) throw new Error(`unknown key usage ${String(u)}`);
+    bits |= 0x80 >> bit;
+  }
+  if (bits === 0) throw new Error("key usage needs at least one bit");
+  // DER NamedBitList: trailing zero bits are dropped and counted as unused.
+  let unusedBits = 0;
+  while (((bits >> unusedBits) & 1) === 0) unusedBits++;
+  return extension(
+    OID.keyUsage,
+    true,
+    new asn1js.BitString({ valueHex: Uint8Array.of(bits).buffer, unusedBits }),
+  );
+}
+
+export function extendedKeyUsage(oids: readonly string[]): asn1js.Sequence {
+  return extension(
+    OID.extKeyUsage,
+    false,
+    new asn1js.Sequence({ value: oids.map((oid) => oidBlock(checkOid(oid))) }),
+  );
+}
+
+export function subjectAltName(san: { email?: string; upn?: string }, critical: boolean): asn1js.Sequence {
+  const names: asn1js.BaseBlock[] = [];
+  if (san.email !== undefined) {
+    if (!/^[\x21-\x7e]+@[\x21-\x7e]+$/.test(san.email)) throw new Error("SAN e-mail must be an ASCII mailbox address");
+    names.push(contextPrimitive(1, Buffer.from(san.email, "ascii")));
+  }
+  if (san.upn !== undefined) {
+    if (san.upn.length === 0 || san.upn.includes("\u0000")) throw new Error("SAN UPN must be a non-empty string");
+    // otherName [0] { type-id, value [0] EXPLICIT UTF8String }, as Windows smart card logon expects.
+    names.push(
+      new asn1js.Constructed({
+        idBlock: { tagClass: 3, tagNumber: 0 },
+        value: [
+          oidBlock(OID.upn),
+          new asn1js.Constructed({
+            idBlock: { tagClass: 3, tagNumber: 0 },
+            value: [new asn1js.Utf8String({ value: san.upn })],
+          }),
+        ],
+      }),
+    );
+  }
+  if (names.length === 0) throw new Error("subject alternative name needs at least one name");
+  return extension(OID.subjectAltName, critical, new asn1js.Sequence({ value: names }));
+}
+
+export function subjectKeyIdentifier(keyId: Uint8Array): asn1js.Sequence {
+  return extension(OID.subjectKeyIdentifier, false, new asn1js.OctetString({ valueHex: keyId }));
+}
+
+export function authorityKeyIdentifier(keyId: Uint8Array): asn1js.Sequence {
+  return extension(
+    OID.authorityKeyIdentifier,
+    false,
+    new asn1js.Sequence({ value: [contextPrimitive(0, keyId)] }),
+  );
+}
+
+/** One DistributionPoint whose fullName is the URI; no reasons, no cRLIssuer. */
+export function crlDistributionPoint(uri: string): asn1js.Sequence {
+  return extension(
+    OID.crlDistributionPoints,
+    false,
+    new asn1js.Sequence({
+      value: [
+        new asn1js.Sequence({
+          value: [
+            // distributionPoint [0] (a CHOICE, so explicit) holding fullName [0] GeneralNames.
+            new asn1js.Constructed({
+              idBlock: { tagClass: 3, tagNumber: 0 },
+              value: [new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [uriName(uri)] })],
+            }),
+          ],
+        }),
+      ],
+    }),
+  );
+}
+
+export function authorityInfoAccessCaIssuers(uri: string): asn1js.Sequence {
+  return extension(
+    OID.authorityInfoAccess,
+    false,
+    new asn1js.Sequence({
+      value: [new asn1js.Sequence({ value: [oidBlock(OID.caIssuers), uriName(uri)] })],
+    }),
+  );
+}
+
+function uriName(uri: string): asn1js.Primitive {
+  if (!/^[a-zA-Z][a-zA-Z0-9+.-]*:[\x21-\x7e]+$/.test(uri)) throw new Error("URI must be an absolute ASCII URI");
+  return contextPrimitive(6, Buffer.from(uri, "ascii"));
+}
+
+function contextPrimitive(tagNumber: number, bytes: Uint8Array): asn1js.Primitive {
+  return new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber }, valueHex: bytes });
+}
+
+function checkOid(oid: string): string {
+  if (!/^[0-2](\.(0|[1-9][0-9]*))+$/.test(oid)) throw new Error(`not an object identifier: ${oid}`);
+  return oid;
+}

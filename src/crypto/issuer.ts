@@ -1,0 +1,149 @@
+import { createHash } from "node:crypto";
+import * as asn1js from "asn1js";
+import { EncodedCache, encodeTime, parseSingle, PreEncoded, toDer, unsignedInteger } from "./der.js";
+import {
+  authorityInfoAccessCaIssuers,
+  authorityKeyIdentifier,
+  crlDistributionPoint,
+  endEntityBasicConstraints,
+  extendedKeyUsage,
+  keyUsage,
+  subjectAltName,
+  subjectKeyIdentifier,
+  type KeyUsageName,
+} from "./extensions.js";
+import { issuerIdentity } from "./issuercert.js";
+import { encodeName, type NameAttribute } from "./name.js";
+import { caSignerFromPkcs8, type CaSigner } from "./signer.js";
+
+/**
+ * End-entity issuance, the hot path. Everything that depends only on the CA is encoded once
+ * in the constructor and spliced in as DER; per certificate only the variable fields are
+ * encoded, and signing runs on the libuv threadpool.
+ */
+
+export interface IssueSpec {
+  /** Unsigned big-endian; encoded as a positive INTEGER of at most 20 octets. */
+  serial: Buffer;
+  /** In ASN.1 order (first element = first RDN, as `openssl x509 -subject` prints). May be empty. */
+  subject: Array<NameAttribute>;
+  spkiDer: Buffer;
+  notBefore: Date;
+  /** Clamped to the issuing CA's notAfter, as AD CS does. */
+  notAfter: Date;
+  keyUsage: Array<KeyUsageName>;
+  extendedKeyUsages: string[] /* OIDs */;
+  san?: { email?: string; upn?: string };
+  crlDistributionPoint?: string;
+  caIssuersUrl?: string;
+}
+
+// [0] EXPLICIT INTEGER 2 (v3): identical in every certificate.
+const VERSION_V3 = new PreEncoded(
+  toDer(new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [new asn1js.Integer({ value: 2 })] })),
+);
+const BASIC_CONSTRAINTS = new PreEncoded(toDer(endEntityBasicConstraints()));
+
+export class CertificateIssuer {
+  private readonly signer: CaSigner;
+  private readonly chain: Buffer[];
+  private readonly signatureAlgorithm: PreEncoded;
+  private readonly issuerName: PreEncoded;
+  private readonly authorityKeyId: PreEncoded;
+  private readonly caNotAfter: Date;
+  // Per-template extensions (few), and validity times: under load many certificates share a second.
+  private readonly extensions = new EncodedCache(512);
+  private readonly times = new EncodedCache(64);
+
+  constructor(opts: { issuingCertDer: Buffer; issuingKeyPkcs8Der: Buffer; chainDer: Buffer[] /* issuing, then root */ }) {
+    const identity = issuerIdentity(opts.issuingCertDer);
+    this.signer = caSignerFromPkcs8(opts.issuingKeyPkcs8Der, identity.spkiDer);
+    this.signatureAlgorithm = new PreEncoded(this.signer.algorithmIdentifierDer);
+    this.issuerName = new PreEncoded(identity.subjectDer);
+    this.authorityKeyId = new PreEncoded(toDer(authorityKeyIdentifier(identity.keyIdentifier)));
+    this.caNotAfter = identity.notAfter;
+    this.chain = opts.chainDer.map((d) => Buffer.from(d));
+  }
+
+  get chainDer(): Buffer[] {
+    return this.chain.map((d) => Buffer.from(d));
+  }
+
+  issue(spec: IssueSpec): Promise<Buffer> {
+    let tbs: Buffer;
+    try {
+      tbs = this.encodeTbsCertificate(spec);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.signer.signStructure(tbs);
+  }
+
+  private encodeTbsCertificate(spec: IssueSpec): Buffer {
+    const notAfter = spec.notAfter.getTime() > this.caNotAfter.getTime() ? this.caNotAfter : spec.notAfter;
+    if (!(spec.notBefore.getTime() < notAfter.getTime())) throw new Error("certificate validity is empty");
+    const keyBits = subjectPublicKeyBits(spec.spkiDer);
+
+    const extensions: asn1js.BaseBlock[] = [BASIC_CONSTRAINTS];
+    if (spec.keyUsage.length > 0) {
+      extensions.push(this.extensions.get(`ku:${[...spec.keyUsage].sort().join(",")}`, () => keyUsage(spec.keyUsage)));
+    }
+    if (spec.extendedKeyUsages.length > 0) {
+      extensions.push(this.extensions.get(`eku:${spec.extendedKeyUsages.join(",")}`, () => extendedKeyUsage(spec.extendedKeyUsages)));
+    }
+    const hasSan = spec.san !== undefined && (spec.san.email !== undefined || spec.san.upn !== undefined);
+    if (spec.subject.length === 0 && !hasSan) {
+      throw new Error("a certificate with an empty subject needs a subject alternative name");
+    }
+    // RFC 5280 §4.2.1.6: with an empty subject the SAN carries the identity and must be critical.
+    if (hasSan) extensions.push(subjectAltName(spec.san!, spec.subject.length === 0));
+    extensions.push(subjectKeyIdentifier(createHash("sha1").update(keyBits).digest()));
+    extensions.push(this.authorityKeyId);
+    if (spec.crlDistributionPoint !== undefined) {
+      const uri = spec.crlDistributionPoint;
+      extensions.push(this.extensions.get(`cdp:${uri}`, () => crlDistributionPoint(uri)));
+    }
+    if (spec.caIssuersUrl !== undefined) {
+      const uri = spec.caIssuersUrl;
+      extensions.push(this.extensions.get(`aia:${uri}`, () => authorityInfoAccessCaIssuers(uri)));
+    }
+
+    return toDer(
+      new asn1js.Sequence({
+        value: [
+          VERSION_V3,
+          unsignedInteger(spec.serial),
+          this.signatureAlgorithm,
+          this.issuerName,
+          new asn1js.Sequence({ value: [this.time(spec.notBefore), this.time(notAfter)] }),
+          encodeName(spec.subject),
+          new PreEncoded(spec.spkiDer),
+          new asn1js.Constructed({
+            idBlock: { tagClass: 3, tagNumber: 3 },
+            value: [new asn1js.Sequence({ value: extensions })],
+          }),
+        ],
+      }),
+    );
+  }
+
+  private time(date: Date): PreEncoded {
+    return this.times.get(String(Math.floor(date.getTime() / 1000)), () => encodeTime(date));
+  }
+}
+
+/** The BIT STRING contents of an SPKI, after checking the SPKI is one well-formed structure. */
+function subjectPublicKeyBits(spkiDer: Buffer): Uint8Array {
+  let spki: asn1js.AsnType;
+  try {
+    spki = parseSingle(spkiDer, "subject public key");
+  } catch {
+    throw new Error("subject public key is not a DER SubjectPublicKeyInfo");
+  }
+  const parts = spki instanceof asn1js.Sequence ? spki.valueBlock.value : [];
+  const bits = parts[1];
+  if (parts.length !== 2 || !(parts[0] instanceof asn1js.Sequence) || !(bits instanceof asn1js.BitString)) {
+    throw new Error("subject public key is not a DER SubjectPublicKeyInfo");
+  }
+  return bits.valueBlock.valueHexView;
+}
