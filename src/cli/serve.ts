@@ -1,0 +1,86 @@
+import type { Command } from "commander";
+import { resolve } from "node:path";
+import { homedir } from "node:os";
+import type { OpenClmConfig } from "../config/types.js";
+import { ConfigError, defaultConfig, loadConfigFile, loadDemoConfig } from "../config/load.js";
+
+interface ServeOptions {
+  demo?: boolean;
+  config?: string;
+  dataDir?: string;
+  listen?: string;
+  database?: string;
+  insecureHttp?: boolean;
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command("serve")
+    .description("run the CM REST API server")
+    .option("--demo", "load the demo configuration (templates and users alice, bob, carol, dave)")
+    .option("--config <file>", "YAML configuration file")
+    .option("--data-dir <dir>", "where the database, key-encryption key and CA live", resolve(homedir(), ".openclm", "server"))
+    .option("--listen <host:port>", "address to listen on (port 0 picks a free one)")
+    .option("--database <url>", "sqlite:<path> or postgres://… (overrides the configuration)")
+    .option("--insecure-http", "allow plain HTTP on a non-loopback address")
+    .action(async (opts: ServeOptions) => {
+      let config: OpenClmConfig;
+      try {
+        config = opts.config ? loadConfigFile(opts.config) : opts.demo ? loadDemoConfig() : defaultConfig();
+        if (opts.config && opts.demo) {
+          const demo = loadDemoConfig();
+          config = { ...config, users: [...demo.users, ...config.users] };
+        }
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          process.stderr.write(`${e.message}\n`);
+          process.exit(1);
+        }
+        throw e;
+      }
+      if (opts.database) config = { ...config, database: opts.database };
+      if (opts.insecureHttp) config = { ...config, server: { ...config.server, insecureHttp: true } };
+      const listen = parseListen(opts.listen ?? config.server.listen);
+      if (opts.demo && !isLoopback(listen.host)) {
+        process.stderr.write("the demo configuration (users with published passwords) only listens on a loopback address\n");
+        process.exit(1);
+      }
+      if (!isLoopback(listen.host) && !config.server.tls && !config.server.insecureHttp) {
+        process.stderr.write(`refusing to listen on ${listen.host} without TLS; use a loopback address, configure TLS, or pass --insecure-http\n`);
+        process.exit(1);
+      }
+      const { startServer } = await import("../server.js");
+      let server: Awaited<ReturnType<typeof startServer>>;
+      try {
+        server = await startServer({ config, dataDir: resolve(opts.dataDir!), listen });
+      } catch (e) {
+        process.stderr.write(`openclm: cannot start: ${(e as Error).message}\n`);
+        process.exit(1);
+      }
+      process.stdout.write(`listening on ${server.url}\n`);
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        server.app.log.info({ signal }, "shutting down");
+        const force = setTimeout(() => process.exit(1), 10_000);
+        force.unref();
+        await server.close();
+        process.exit(0);
+      };
+      process.on("SIGTERM", () => void stop("SIGTERM"));
+      process.on("SIGINT", () => void stop("SIGINT"));
+    });
+}
+
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(text.trim());
+  if (!m) throw new Error(`--listen: expected host:port, got "${text}"`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new Error(`--listen: port ${port} out of range`);
+  return { host: m[1] || "127.0.0.1", port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}

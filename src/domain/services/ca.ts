@@ -1,0 +1,122 @@
+// The embedded CA: created once on first start (keys sealed under the KEK), loaded afterwards;
+// issues certificates and keeps a current CRL in the database.
+import { X509Certificate } from "node:crypto";
+import { sql } from "kysely";
+import type { OpenClmConfig } from "../../config/types.js";
+import type { Store } from "../../store/store.js";
+import { createCaMaterial } from "../../crypto/ca.js";
+import { CertificateIssuer, type IssueSpec } from "../../crypto/issuer.js";
+import { buildCrl } from "../../crypto/crl.js";
+import { open, seal } from "../../crypto/envelope.js";
+
+const ROOT_AAD = "openclm:ca:root";
+const ISSUING_AAD = "openclm:ca:issuing";
+
+export class CertificateAuthority {
+  private crlCache?: { number: number; der: Buffer; nextUpdate: Date };
+
+  private constructor(
+    private readonly store: Store,
+    private readonly issuer: CertificateIssuer,
+    private readonly issuingKeyPkcs8Der: Buffer,
+    readonly rootCertDer: Buffer,
+    readonly issuingCertDer: Buffer,
+    private readonly crlPolicy: OpenClmConfig["ca"],
+  ) {}
+
+  /** Loads the CA from the database, creating it on the very first start. */
+  static async open(store: Store, kek: Buffer, config: OpenClmConfig["ca"]): Promise<CertificateAuthority> {
+    let root = await store.caKey("root");
+    let issuing = await store.caKey("issuing");
+    if (!root || !issuing) {
+      const m = await createCaMaterial({ root: config.root, issuing: config.issuing });
+      const at = new Date().toISOString();
+      // Two processes starting together: the first insert wins, the other reads it back.
+      await store.tx(async (tx) => {
+        const won = await tx.insertCaKey({ role: "root", cert_der: m.root.certDer, sealed_key: seal(kek, m.root.keyPkcs8Der, ROOT_AAD), created_at: at });
+        if (won)
+          await tx.insertCaKey({ role: "issuing", cert_der: m.issuing.certDer, sealed_key: seal(kek, m.issuing.keyPkcs8Der, ISSUING_AAD), created_at: at });
+      });
+      root = await store.caKey("root");
+      issuing = await store.caKey("issuing");
+      if (!root || !issuing) throw new Error("CA material could not be stored");
+    }
+    let issuingKey: Buffer;
+    try {
+      open(kek, root.sealed_key, ROOT_AAD);
+      issuingKey = open(kek, issuing.sealed_key, ISSUING_AAD);
+    } catch {
+      throw new Error("the key-encryption key does not open the CA keys in this database (wrong OPENCLM_KEK or key file?)");
+    }
+    const issuer = new CertificateIssuer({
+      issuingCertDer: issuing.cert_der,
+      issuingKeyPkcs8Der: issuingKey,
+      chainDer: [issuing.cert_der, root.cert_der],
+    });
+    return new CertificateAuthority(store, issuer, issuingKey, root.cert_der, issuing.cert_der, config);
+  }
+
+  issue(spec: IssueSpec): Promise<Buffer> {
+    return this.issuer.issue(spec);
+  }
+
+  /** Issuing CA first, then the root: what a client installs beside its certificate. */
+  get chainDer(): Buffer[] {
+    return [this.issuingCertDer, this.rootCertDer];
+  }
+
+  get issuingNotAfter(): Date {
+    return new Date(new X509Certificate(this.issuingCertDer).validTo);
+  }
+
+  get issuerName(): string {
+    return new X509Certificate(this.issuingCertDer).subject.replace(/\n/g, ", ");
+  }
+
+  chainPem(): string {
+    return this.chainDer.map((d) => new X509Certificate(d).toString()).join("");
+  }
+
+  /** The current CRL, publishing a new one when none exists or the last is near its nextUpdate. */
+  async currentCrl(): Promise<Buffer> {
+    const now = Date.now();
+    const refreshMs = this.crlPolicy.crlRefreshMinutes * 60_000;
+    if (this.crlCache && this.crlCache.nextUpdate.getTime() - now > refreshMs) return this.crlCache.der;
+    const latest = await this.store.latestCrl();
+    if (latest && new Date(latest.next_update).getTime() - now > refreshMs) {
+      this.crlCache = { number: latest.number, der: latest.der, nextUpdate: new Date(latest.next_update) };
+      return latest.der;
+    }
+    return this.publishCrl();
+  }
+
+  /**
+   * Issues the next CRL. The number comes from the database inside the same transaction that
+   * stores the CRL, so two processes never publish different CRLs under one number.
+   */
+  async publishCrl(): Promise<Buffer> {
+    const published = await this.store.tx(async (tx) => {
+      if (tx.engine === "postgres") await sql`select pg_advisory_xact_lock(7262002)`.execute(tx.db);
+      const number = await tx.nextCounter("crl_number");
+      const revoked = await tx.revokedCertificates();
+      const thisUpdate = new Date(Math.floor(Date.now() / 1000) * 1000);
+      const nextUpdate = new Date(thisUpdate.getTime() + this.crlPolicy.crlValidityHours * 3_600_000);
+      const crl = await buildCrl({
+        issuerCertDer: this.issuingCertDer,
+        issuerKeyPkcs8Der: this.issuingKeyPkcs8Der,
+        crlNumber: BigInt(number),
+        thisUpdate,
+        nextUpdate,
+        entries: revoked.map((r) => ({
+          serial: Buffer.from(r.serial, "hex"),
+          revokedAt: new Date(r.revoked_at!),
+          reason: r.revocation_reason ?? 0,
+        })),
+      });
+      await tx.insertCrl({ number, der: crl, this_update: thisUpdate.toISOString(), next_update: nextUpdate.toISOString() });
+      return { number, der: crl, nextUpdate };
+    });
+    this.crlCache = published;
+    return published.der;
+  }
+}

@@ -1,0 +1,301 @@
+// Certificate issuance for a request (SPEC §8): generation options, CSR checks, signing, and
+// recording before answering. A second submit of the same CSRs gets the same answer.
+// Server-generated keys (software profiles) are delivered as PFX and archived sealed for Recover.
+import { createHash, X509Certificate } from "node:crypto";
+import type { CertificateRow, ProfileRow, RequestRow, Store } from "../../store/store.js";
+import type { CertificateTemplateConfig } from "../../config/types.js";
+import type { Caller } from "../caller.js";
+import { recordAudit } from "../audit.js";
+import { CertificateStatus, ProfileStatus, RequestStatus } from "../enums.js";
+import { badInput, conflict, forbidden } from "../errors.js";
+import { newGuid } from "../guid.js";
+import { ISSUING_WORKFLOWS } from "../credential-lifecycle.js";
+import { ACTIVE_STATUSES } from "../request-lifecycle.js";
+import { clientKeyedCertificates, isSmartcardTemplate, serverKeyedCertificates, type ProfileTemplate } from "../templates.js";
+import { renderSubject, sanOf, subjectText, userAttributes, x509KeyUsages, type UserAttributes } from "../subject.js";
+import { CsrError, parseCsr, type ParsedCsr } from "../../crypto/csr.js";
+import { randomSerial } from "../../crypto/ca.js";
+import { certsOnlyPkcs7 } from "../../crypto/cms.js";
+import { buildPfx, generateKeyPair } from "../../crypto/pkcs12.js";
+import { open, seal } from "../../crypto/envelope.js";
+import type { Actor, AppContext } from "./context.js";
+import { requestFacts, workflowOf, type RequestService } from "./requests.js";
+
+export interface GenerationOption {
+  template: CertificateTemplateConfig;
+  subject: string;
+}
+
+export type IssuedCertificate =
+  | { kind: "pkcs7"; templateName: string; der: Buffer; pkcs7: Buffer }
+  | { kind: "pfx"; templateName: string; der: Buffer; pfx: Buffer; keyHistory: boolean };
+
+const CLOCK_SKEW_MS = 5 * 60_000;
+const RECOVERIES_PER_REQUEST = 3;
+const archiveAad = (serial: string) => `openclm:archived-key:${serial}`;
+
+interface Pending {
+  template: CertificateTemplateConfig;
+  spkiDer: Buffer;
+  csr?: ParsedCsr;
+  keyPkcs8Der?: Buffer;
+}
+
+export class IssuanceService {
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly requests: RequestService,
+  ) {}
+
+  async generationOptions(caller: Caller, requestId: string): Promise<GenerationOption[]> {
+    const { request: r, template: t } = await this.executable(caller, requestId);
+    if (!ISSUING_WORKFLOWS.includes(workflowOf(r))) return [];
+    const user = await this.targetAttributes(r);
+    return clientKeyedCertificates(t).map((c) => ({ template: c, subject: subjectText(renderSubject(c.subject, user)) }));
+  }
+
+  async submit(actor: Actor, requestId: string, body: { certificateRequests: string[]; pfxPassword?: string }): Promise<IssuedCertificate[]> {
+    const { store } = this.ctx;
+    const { request: r, template: t } = await this.executable(actor.caller, requestId);
+    const workflow = workflowOf(r);
+    if (workflow === "Recover" || workflow === "RecoverOnBehalf") return this.recover(actor, r, body.pfxPassword);
+    if (!ISSUING_WORKFLOWS.includes(workflow)) throw conflict("NotAnIssuingRequest", `a ${r.workflow} request issues no certificates`);
+    if (!ACTIVE_STATUSES.includes(r.status)) throw conflict("InvalidRequestState", "certificates are issued only while the request is Approved or Executing");
+    const clientTemplates = clientKeyedCertificates(t);
+    const serverTemplates = serverKeyedCertificates(t);
+    if (body.certificateRequests.length !== clientTemplates.length)
+      throw badInput("WrongCsrCount", `certificaterequests: expected ${clientTemplates.length} request(s), one per generation option, got ${body.certificateRequests.length}`);
+    if (serverTemplates.length > 0) requirePfxPassword(body.pfxPassword);
+    const csrs = body.certificateRequests.map((text, i) => {
+      try {
+        return parseCsr(text);
+      } catch (e) {
+        if (e instanceof CsrError) throw badInput("InvalidCsr", `certificaterequests[${i}]: ${e.message}`);
+        throw e;
+      }
+    });
+    const fingerprints = JSON.stringify(csrs.map((c) => c.fingerprint));
+    if (r.csr_fingerprints !== null) return this.previousAnswer(r, fingerprints, body.pfxPassword);
+    csrs.forEach((csr, i) => checkCsrAgainstTemplate(csr, clientTemplates[i]!, i));
+    let cardUuid: string | null = null;
+    if (isSmartcardTemplate(t)) {
+      cardUuid = r.new_smartcard_uuid;
+      if (!cardUuid) throw conflict("NoCardBound", "bind a smart card to the request (POST /smartcards) before submitting certificate requests");
+    }
+
+    const pending: Pending[] = [
+      ...csrs.map((csr, i) => ({ template: clientTemplates[i]!, spkiDer: csr.spkiDer, csr })),
+      ...(await Promise.all(
+        serverTemplates.map(async (ct) => {
+          const kp = await generateKeyPair(ct.keyAlgorithm, ct.keySize);
+          return { template: ct, spkiDer: kp.spkiDer, keyPkcs8Der: kp.pkcs8Der };
+        }),
+      )),
+    ];
+    const user = await this.targetAttributes(r);
+    const validityCap = workflow === "TemporaryEnroll" ? t.temporaryValidityDays : Infinity;
+    const issued = await Promise.all(pending.map((p) => this.sign(p, user, validityCap)));
+
+    const at = new Date().toISOString();
+    let profile: ProfileRow | undefined;
+    if (!isSmartcardTemplate(t) && workflow !== "Renew") profile = newProfile(r, t, at);
+    const profileUuid = profile?.uuid ?? r.old_profile_uuid;
+    const rows = issued.map(({ p, der, serial }) =>
+      certificateRow(der, serial, r, p, { card: cardUuid, profile: profileUuid, at, archive: p.keyPkcs8Der && p.template.archiveKey ? this.ctx.kek : undefined }),
+    );
+
+    // Recorded before the answer leaves; a racing submit for the same request loses here.
+    const won = await store.tx(async (tx) => {
+      const cur = (await tx.requestByUuid(r.uuid, true))!;
+      if (cur.csr_fingerprints !== null || !ACTIVE_STATUSES.includes(cur.status)) return false;
+      if (profile) await tx.insertProfile(profile);
+      for (const row of rows) if (!(await tx.insertCertificate(row))) return false;
+      await tx.updateRequest(
+        r.uuid,
+        { csr_fingerprints: fingerprints, status: RequestStatus.Executing, updated_at: at, ...(profile ? { new_profile_uuid: profile.uuid } : {}) },
+        [...ACTIVE_STATUSES],
+      );
+      await recordAudit(tx, {
+        actorUuid: actor.caller.uuid,
+        actorName: actor.caller.name,
+        action: "certificate.issue",
+        targetType: "request",
+        targetUuid: r.uuid,
+        requestUuid: r.uuid,
+        correlationId: actor.correlationId,
+        outcome: "success",
+        details: { serials: rows.map((x) => x.serial), templates: rows.map((x) => x.template_name), user: r.target_uuid, serverGenerated: serverTemplates.length },
+      });
+      return true;
+    });
+    if (!won) {
+      const latest = (await store.requestByUuid(r.uuid))!;
+      if (latest.csr_fingerprints === null) throw conflict("InvalidRequestState", "the request changed state meanwhile");
+      return this.previousAnswer(latest, fingerprints, body.pfxPassword);
+    }
+    return Promise.all(
+      rows.map((row, i) => {
+        const key = pending[i]!.keyPkcs8Der;
+        return key ? this.pfxAnswer(row, key, body.pfxPassword!, false) : this.pkcs7Answer(row);
+      }),
+    );
+  }
+
+  /** Recover / RecoverOnBehalf: the profile's archived keys, re-delivered as PFX. */
+  private async recover(actor: Actor, r: RequestRow, pfxPassword: string | undefined): Promise<IssuedCertificate[]> {
+    if (!ACTIVE_STATUSES.includes(r.status)) throw conflict("InvalidRequestState", "keys are recovered only while the request is Approved or Executing");
+    requirePfxPassword(pfxPassword);
+    const certs = (await this.ctx.store.certificatesOfProfile(r.old_profile_uuid!)).filter((c) => c.archived_key !== null);
+    if (certs.length === 0) throw conflict("NothingArchived", "this profile has no archived keys");
+    const taken = await this.ctx.store.tx(async (tx) => {
+      const ok = await tx.takeResponseRelease(r.uuid, RECOVERIES_PER_REQUEST);
+      if (ok) await tx.updateRequest(r.uuid, { status: RequestStatus.Executing, updated_at: new Date().toISOString() }, [...ACTIVE_STATUSES]);
+      await recordAudit(tx, {
+        actorUuid: actor.caller.uuid,
+        actorName: actor.caller.name,
+        action: "key.recover",
+        targetType: "profile",
+        targetUuid: r.old_profile_uuid,
+        requestUuid: r.uuid,
+        correlationId: actor.correlationId,
+        outcome: ok ? "success" : "denied",
+        details: { serials: certs.map((c) => c.serial) },
+      });
+      return ok;
+    });
+    if (!taken) throw forbidden("ReleaseBoundReached", "the number of key recoveries for this request is exhausted");
+    return Promise.all(certs.map((c) => this.pfxAnswer(c, open(this.ctx.kek, c.archived_key!, archiveAad(c.serial)), pfxPassword!, c.status !== CertificateStatus.Valid)));
+  }
+
+  /** Same CSRs → the stored certificates again; different CSRs → 409. */
+  private async previousAnswer(r: RequestRow, fingerprints: string, pfxPassword: string | undefined): Promise<IssuedCertificate[]> {
+    if (r.csr_fingerprints !== fingerprints)
+      throw conflict("AlreadyIssued", "certificates were already issued for this request with different certificate requests");
+    const certs = await this.ctx.store.certificatesOfRequest(r.uuid);
+    const order = JSON.parse(fingerprints) as string[];
+    const clientKeyed = order.map((fp) => certs.find((c) => c.csr_fingerprint === fp)!);
+    const serverKeyed = certs.filter((c) => c.csr_fingerprint === null);
+    if (serverKeyed.some((c) => !c.archived_key)) throw conflict("AlreadyDelivered", "the server-generated keys of this request were delivered already and are not archived");
+    if (serverKeyed.length > 0) requirePfxPassword(pfxPassword);
+    return Promise.all([
+      ...clientKeyed.map((c) => this.pkcs7Answer(c)),
+      ...serverKeyed.map((c) => this.pfxAnswer(c, open(this.ctx.kek, c.archived_key!, archiveAad(c.serial)), pfxPassword!, false)),
+    ]);
+  }
+
+  private async sign(p: Pending, user: UserAttributes, validityCapDays: number) {
+    const ct = p.template;
+    const now = Date.now();
+    const base = this.ctx.publicBaseUrl.replace(/\/$/, "");
+    const serial = randomSerial();
+    const days = Math.min(ct.validityDays, validityCapDays);
+    const der = await this.ctx.ca.issue({
+      serial,
+      subject: renderSubject(ct.subject, user),
+      spkiDer: p.spkiDer,
+      notBefore: new Date(now - CLOCK_SKEW_MS),
+      notAfter: new Date(Math.min(now + days * 86_400_000, this.ctx.ca.issuingNotAfter.getTime())),
+      keyUsage: x509KeyUsages(ct),
+      extendedKeyUsages: ct.extendedKeyUsages,
+      san: sanOf(ct, user),
+      crlDistributionPoint: `${base}/CertificateManagement/api/v1.0/ca/crl`,
+      caIssuersUrl: `${base}/CertificateManagement/api/v1.0/ca/issuer.cer`,
+    });
+    return { p, der, serial };
+  }
+
+  private pkcs7Answer(c: CertificateRow): IssuedCertificate {
+    return { kind: "pkcs7", templateName: c.template_name, der: c.der, pkcs7: certsOnlyPkcs7([c.der, ...this.ctx.ca.chainDer]) };
+  }
+
+  private async pfxAnswer(c: CertificateRow, keyPkcs8Der: Buffer, password: string, keyHistory: boolean): Promise<IssuedCertificate> {
+    const pfx = await buildPfx({ keyPkcs8Der, certDer: c.der, chainDer: this.ctx.ca.chainDer, password, friendlyName: c.template_name });
+    return { kind: "pfx", templateName: c.template_name, der: c.der, pfx, keyHistory };
+  }
+
+  private async executable(caller: Caller, requestId: string): Promise<{ request: RequestRow; template: ProfileTemplate }> {
+    const r = await this.requests.get(caller, requestId);
+    const t = this.ctx.catalog.get(r.template_uuid);
+    if (!t || !this.ctx.permissions.mayExecute(caller, t, requestFacts(r))) throw forbidden("NotAuthorized", "you may not execute this request");
+    return { request: r, template: t };
+  }
+
+  private async targetAttributes(r: RequestRow): Promise<UserAttributes> {
+    const u = await this.ctx.store.userByUuid(r.target_uuid);
+    if (!u) throw conflict("UnknownUser", "the request's target user no longer exists");
+    return userAttributes({ name: u.name, displayName: u.display_name, email: u.email, upn: u.upn });
+  }
+}
+
+function requirePfxPassword(password: string | undefined): void {
+  if (!password) throw badInput("PfxPasswordRequired", "pfxpassword: required to protect the server-generated private key");
+  if (password.length < 4) throw badInput("PfxPasswordTooShort", "pfxpassword: at least 4 characters");
+}
+
+function newProfile(r: RequestRow, t: ProfileTemplate, at: string): ProfileRow {
+  return {
+    uuid: newGuid(),
+    status: ProfileStatus.New,
+    flags: 1,
+    parent_uuid: null,
+    primary_uuid: null,
+    assigned_user_uuid: r.target_uuid,
+    template_uuid: t.uuid,
+    template_version: t.version,
+    comment: "",
+    request_uuid: r.uuid,
+    created_at: at,
+    updated_at: at,
+  };
+}
+
+function certificateRow(
+  der: Buffer,
+  serial: Buffer,
+  r: RequestRow,
+  p: Pending,
+  where: { card: string | null; profile: string | null; at: string; archive?: Buffer },
+): CertificateRow {
+  const x = new X509Certificate(der);
+  const serialHex = serial.toString("hex").toUpperCase();
+  return {
+    serial: serialHex,
+    request_uuid: r.uuid,
+    smartcard_uuid: where.card,
+    profile_uuid: where.card ? null : where.profile,
+    user_uuid: r.target_uuid,
+    template_name: p.template.name,
+    der,
+    thumbprint: createHash("sha1").update(der).digest("hex").toUpperCase(),
+    subject: x.subject.replace(/\n/g, ", "),
+    issuer: x.issuer.replace(/\n/g, ", "),
+    not_before: new Date(x.validFrom).toISOString(),
+    not_after: new Date(x.validTo).toISOString(),
+    status: CertificateStatus.Valid,
+    revoked_at: null,
+    revocation_reason: null,
+    archived_key: where.archive && p.keyPkcs8Der ? seal(where.archive, p.keyPkcs8Der, archiveAad(serialHex)) : null,
+    csr_fingerprint: p.csr?.fingerprint ?? null,
+    created_at: where.at,
+  };
+}
+
+const EC_SIZES: Record<string, number> = { ECDSA_P256: 256, ECDSA_P384: 384 };
+
+export function checkCsrAgainstTemplate(csr: ParsedCsr, t: CertificateTemplateConfig, i: number): void {
+  const where = `certificaterequests[${i}]`;
+  if (csr.keyAlgorithm !== t.keyAlgorithm) {
+    const got = csr.keyAlgorithm === "ECDSA_OTHER" ? "an ECDSA key on an unsupported curve" : `a ${csr.keyAlgorithm} key`;
+    throw badInput("WrongKeyAlgorithm", `${where}: certificate template ${t.name} requires ${t.keyAlgorithm} keys, the request has ${got}`);
+  }
+  const size = csr.keyAlgorithm === "RSA" ? csr.keySize : EC_SIZES[csr.keyAlgorithm];
+  if (size !== t.keySize)
+    throw badInput("WrongKeySize", `${where}: certificate template ${t.name} requires ${t.keyAlgorithm} ${t.keySize}-bit keys, the request has ${size} bits`);
+  if (!t.hashAlgorithms.includes(csr.signatureHash as never))
+    throw badInput(
+      "HashNotAllowed",
+      `${where}: the request is signed with ${csr.signatureHash}, which certificate template ${t.name} does not allow (allowed: ${t.hashAlgorithms.join(", ")})`,
+    );
+}
+
+export type { Store };

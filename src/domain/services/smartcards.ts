@@ -1,0 +1,321 @@
+// Smart card use cases: binding a card to a request, reading cards, and releasing admin keys
+// and challenge responses under the rules of SPEC §9.
+import type { RequestRow, SmartcardRow } from "../../store/store.js";
+import type { Caller } from "../caller.js";
+import { recordAudit } from "../audit.js";
+import { CertificateStatus, RequestStatus, SmartcardStatus, WorkflowTypes, enumByName, operationName, type WorkflowType } from "../enums.js";
+import { CrlReason } from "./request-effects.js";
+import { generatePin } from "../pin.js";
+import { open as openSealed, seal } from "../../crypto/envelope.js";
+import { badInput, conflict, forbidden, notFound } from "../errors.js";
+import { newGuid, parseGuid } from "../guid.js";
+import { ADMIN_KEY_WORKFLOWS, smartcardStatesFor } from "../credential-lifecycle.js";
+import { ACTIVE_STATUSES, assertTransition } from "../request-lifecycle.js";
+import { isSmartcardTemplate, type ProfileTemplate } from "../templates.js";
+import { challengeResponse, deriveAdminKey, parseAdminKeyHex } from "../../crypto/adminkey.js";
+import type { Actor, AppContext } from "./context.js";
+import { requestFacts, workflowOf, type RequestService } from "./requests.js";
+
+/** The ATR of a TPM virtual smart card, assumed when a client binds a virtual card without one. */
+export const TPM_VSC_ATR = "3b8d0180fba000000397425446590301c8";
+const ATR_RE = /^(?:[0-9a-f]{2}){2,33}$/i;
+
+export class SmartcardService {
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly requests: RequestService,
+  ) {}
+
+  /** `POST /smartcards`: a card is bound to an approved request; idempotent for the same card. */
+  async bind(actor: Actor, input: { requestId: string; cardId: string; atr?: string }): Promise<SmartcardRow> {
+    const { store, permissions, catalog } = this.ctx;
+    const caller = actor.caller;
+    const requestUuid = parseGuid(input.requestId);
+    if (!requestUuid) throw badInput("InvalidGuid", "requestid: not a GUID");
+    const cardId = parseGuid(input.cardId);
+    if (!cardId) throw badInput("InvalidGuid", "cardid: not a GUID");
+    const atr = (input.atr ?? "").trim().toLowerCase();
+    if (atr !== "" && !ATR_RE.test(atr)) throw badInput("InvalidAtr", "atr: hexadecimal bytes expected");
+    const r = await this.requests.get(caller, requestUuid);
+    const t = catalog.get(r.template_uuid)!;
+    if (!permissions.mayExecute(caller, t, requestFacts(r))) throw forbidden("NotAuthorized", "you may not execute this request");
+    if (!isSmartcardTemplate(t)) throw conflict("NotASmartcardRequest", "the request's profile template is not for smart cards");
+    const workflow = workflowOf(r);
+    if (!["Enroll", "Duplicate", "TemporaryEnroll", "Renew"].includes(workflow))
+      throw conflict("NoCardToBind", `a ${workflow} request works on its existing card`);
+
+    if (r.new_smartcard_uuid && r.new_smartcard_uuid === r.old_smartcard_uuid) {
+      // Renew onto the same card: nothing to bind, the card must be the request's.
+      const same = (await store.smartcardByUuid(r.new_smartcard_uuid))!;
+      if (same.card_id !== cardId) throw conflict("CardMismatch", "this request renews its existing card; bind that card");
+      return same;
+    }
+    const existing = await store.smartcardByRequest(r.uuid);
+    if (existing) {
+      if (existing.card_id === cardId) return existing;
+      throw conflict("CardAlreadyBound", "another card is already bound to this request");
+    }
+    assertTransition(r.status, "execute");
+    const inUse = (await store.smartcardsByCardId(cardId)).find((c) =>
+      [SmartcardStatus.Assigned, SmartcardStatus.Active, SmartcardStatus.Suspended].includes(c.status as 2 | 3 | 5),
+    );
+    if (inUse) throw conflict("CardInUse", "this card is already in use; retire it first");
+    const keyVersion = t.smartcard!.diversifyAdminKey ? (await this.ctx.masterSecrets.current(t.uuid)).version : null;
+    const now = new Date().toISOString();
+    const row: SmartcardRow = {
+      uuid: newGuid(),
+      card_id: cardId,
+      status: SmartcardStatus.Assigned,
+      flags: 1,
+      parent_uuid: null,
+      primary_uuid: null,
+      permanent_uuid: null,
+      assigned_user_uuid: r.target_uuid,
+      template_uuid: t.uuid,
+      template_version: t.version,
+      key_version: keyVersion,
+      comment: "",
+      atr: atr || (t.kind === "virtualSmartcard" ? TPM_VSC_ATR : ""),
+      middleware: "MSBaseCSP",
+      request_uuid: r.uuid,
+      created_at: now,
+      updated_at: now,
+    };
+    return store.tx(async (tx) => {
+      const cur = (await tx.requestByUuid(r.uuid, true))!;
+      assertTransition(cur.status, "execute");
+      if (!(await tx.insertSmartcard(row))) {
+        const other = (await tx.smartcardByRequest(r.uuid))!;
+        if (other.card_id === cardId) return other;
+        throw conflict("CardAlreadyBound", "another card is already bound to this request");
+      }
+      await tx.updateRequest(r.uuid, { new_smartcard_uuid: row.uuid, status: RequestStatus.Executing, updated_at: now }, [...ACTIVE_STATUSES]);
+      await recordAudit(tx, {
+        actorUuid: caller.uuid,
+        actorName: caller.name,
+        action: "smartcard.bind",
+        targetType: "smartcard",
+        targetUuid: row.uuid,
+        requestUuid: r.uuid,
+        correlationId: actor.correlationId,
+        outcome: "success",
+        details: { cardId, user: r.target_uuid },
+      });
+      return row;
+    });
+  }
+
+  async get(caller: Caller, uuidInput: string): Promise<SmartcardRow> {
+    const uuid = parseGuid(uuidInput);
+    const card = uuid && (await this.ctx.store.smartcardByUuid(uuid));
+    if (!card || !this.visible(caller, card)) throw notFound("smart card");
+    return card;
+  }
+
+  async list(caller: Caller, q: { cardId?: string; top: number; skip: number }): Promise<SmartcardRow[]> {
+    const page = { top: q.top, skip: q.skip };
+    if (q.cardId !== undefined) {
+      const cardId = parseGuid(q.cardId);
+      if (!cardId) throw badInput("InvalidGuid", "cardid: not a GUID");
+      const rows = await this.ctx.store.listSmartcards({ cardId, page });
+      return rows.filter((c) => this.visible(caller, c));
+    }
+    if (this.ctx.permissions.isAuditor(caller)) return this.ctx.store.listSmartcards({ page });
+    return this.ctx.store.listSmartcards({ userUuid: caller.uuid, page });
+  }
+
+  /** The card within a request (`/requests/{r}/smartcards/{s}`): it must be that request's card. */
+  async inRequest(caller: Caller, requestInput: string, cardInput: string): Promise<{ request: RequestRow; card: SmartcardRow }> {
+    const r = await this.requests.get(caller, requestInput);
+    const scid = parseGuid(cardInput);
+    if (!scid || (scid !== r.new_smartcard_uuid && scid !== r.old_smartcard_uuid)) throw notFound("smart card");
+    const card = await this.ctx.store.smartcardByUuid(scid);
+    if (!card) throw notFound("smart card");
+    return { request: r, card };
+  }
+
+  /** Operations the caller may start on the card now (lower-case names). */
+  operations(caller: Caller, card: SmartcardRow): string[] {
+    const t = this.ctx.catalog.get(card.template_uuid);
+    if (!t) return [];
+    return WorkflowTypes.filter(
+      (w) => smartcardStatesFor[w]?.includes(card.status) && this.ctx.permissions.mayInitiate(caller, t, w, card.assigned_user_uuid).ok,
+    ).map(operationName);
+  }
+
+  /**
+   * Releases the card's diversified admin key (`kind: "key"`) or a challenge response. Every rule
+   * of SPEC §9 is checked here; a refusal reveals nothing about the key.
+   */
+  async release(
+    actor: Actor,
+    input: { requestId: string; smartcardId: string; cardId: string; kind: "key" } | { requestId: string; smartcardId: string; cardId: string; kind: "response"; challenge: string; diversified: string | undefined },
+  ): Promise<Buffer> {
+    const { store, permissions, catalog } = this.ctx;
+    const caller = actor.caller;
+    const { request: r, card } = await this.inRequest(caller, input.requestId, input.smartcardId);
+    const t = catalog.get(r.template_uuid)!;
+    const workflow = workflowOf(r);
+    const offline = permissions.mayAnswerOffline(caller, t, requestFacts(r));
+    if (!permissions.mayExecute(caller, t, requestFacts(r)) && !offline) throw forbidden("NotAuthorized", "you may not obtain keys for this request");
+    if (!ADMIN_KEY_WORKFLOWS.includes(workflow)) throw forbidden("NotAuthorized", `a ${workflow} request does not release card keys`);
+    if (!ACTIVE_STATUSES.includes(r.status)) throw conflict("InvalidRequestState", "keys are released only while the request is Approved or Executing");
+    const cardId = parseGuid(input.cardId);
+    if (!cardId) throw badInput("InvalidGuid", "cardid: not a GUID");
+    if (cardId !== card.card_id) throw forbidden("CardMismatch", "cardid does not match the card bound to this request");
+    const sc = t.smartcard!;
+
+    let diversified: boolean;
+    let challenge: Buffer | undefined;
+    if (input.kind === "key") {
+      if (!sc.diversifyAdminKey) throw conflict("NotDiversified", "this profile template does not diversify admin keys");
+      if (offline && !permissions.mayExecute(caller, t, requestFacts(r))) throw forbidden("NotAuthorized", "offline unblock releases responses, not keys");
+      diversified = true;
+    } else {
+      diversified = parseBool(input.diversified ?? "false");
+      challenge = parseChallenge(input.challenge);
+      if (diversified && !sc.diversifyAdminKey) throw conflict("NotDiversified", "this profile template does not diversify admin keys");
+    }
+    // The diversified key released is the one the card should now get (current master secret
+    // version); a diversified response uses the key the card holds (its recorded version).
+    const current = diversified ? await this.ctx.masterSecrets.current(t.uuid) : undefined;
+    const version = input.kind === "key" ? current!.version : (card.key_version ?? current?.version);
+    const key = diversified ? await this.derivedKey(t, card, version!) : parseAdminKeyHex(sc.defaultAdminKeyHex);
+    const bound = offline && workflow === "OfflineUnblock" && !permissions.mayExecute(caller, t, requestFacts(r)) ? 1 : sc.maxResponsesPerRequest;
+
+    const taken = await store.tx(async (tx) => {
+      const cur = (await tx.requestByUuid(r.uuid, true))!;
+      if (!ACTIVE_STATUSES.includes(cur.status)) throw conflict("InvalidRequestState", "keys are released only while the request is Approved or Executing");
+      const taken = await tx.takeResponseRelease(r.uuid, bound);
+      await recordAudit(tx, {
+        actorUuid: caller.uuid,
+        actorName: caller.name,
+        action: input.kind === "key" ? "smartcard.diversifiedkey" : "smartcard.authenticationresponse",
+        targetType: "smartcard",
+        targetUuid: card.uuid,
+        requestUuid: r.uuid,
+        correlationId: actor.correlationId,
+        outcome: taken ? "success" : "denied",
+        details: { cardId, diversified, keyVersion: diversified ? version : null, ...(taken ? {} : { reason: "release bound reached" }) },
+      });
+      if (taken && (cur.status === RequestStatus.Approved || input.kind === "key"))
+        await tx.updateRequest(
+          r.uuid,
+          { status: RequestStatus.Executing, updated_at: new Date().toISOString(), ...(input.kind === "key" ? { new_key_version: version! } : {}) },
+          [...ACTIVE_STATUSES],
+        );
+      return taken;
+    });
+    // The denial is audited (committed) before it is reported.
+    if (!taken) throw forbidden("ReleaseBoundReached", "the number of key releases for this request is exhausted");
+    if (input.kind === "key") return key;
+    return challengeResponse(key, challenge!);
+  }
+
+  /**
+   * `PUT /requests/{r}/smartcards/{s}`: the client reports the card's state within the request,
+   * e.g. Retired after wiping it. Retiring or disabling revokes the card's certificates.
+   */
+  async setStatusInRequest(actor: Actor, requestInput: string, cardInput: string, statusInput: string): Promise<SmartcardRow> {
+    const caller = actor.caller;
+    const { request: r, card } = await this.inRequest(caller, requestInput, cardInput);
+    const t = this.ctx.catalog.get(r.template_uuid)!;
+    if (!this.ctx.permissions.mayExecute(caller, t, requestFacts(r))) throw forbidden("NotAuthorized", "you may not execute this request");
+    const name = enumByName(SmartcardStatus, statusInput);
+    if (name !== "Retired" && name !== "Disabled") throw badInput("InvalidStatus", 'status: "Retired" or "Disabled"');
+    if (!ACTIVE_STATUSES.includes(r.status)) throw conflict("InvalidRequestState", "the request is not Approved or Executing");
+    const status = SmartcardStatus[name];
+    if (card.status === status) return card;
+    const from = [SmartcardStatus.Assigned, SmartcardStatus.Active, SmartcardStatus.Suspended, SmartcardStatus.Disabled];
+    const now = new Date().toISOString();
+    const updated = await this.ctx.store.tx(async (tx) => {
+      if (!(await tx.updateSmartcard(card.uuid, { status, updated_at: now }, from)))
+        throw conflict("InvalidCredentialState", "the card's state does not allow this change");
+      for (const c of await tx.certificatesOfSmartcard(card.uuid))
+        await tx.updateCertificate(c.serial, { status: CertificateStatus.Revoked, revoked_at: now, revocation_reason: CrlReason.cessationOfOperation }, [
+          CertificateStatus.Valid,
+          CertificateStatus.OnHold,
+        ]);
+      await recordAudit(tx, {
+        actorUuid: caller.uuid,
+        actorName: caller.name,
+        action: "smartcard.status",
+        targetType: "smartcard",
+        targetUuid: card.uuid,
+        requestUuid: r.uuid,
+        correlationId: actor.correlationId,
+        outcome: "success",
+        details: { status: name },
+      });
+      return (await tx.smartcardByUuid(card.uuid))!;
+    });
+    await this.ctx.ca.publishCrl();
+    return updated;
+  }
+
+  /**
+   * A server-generated PIN for the card of the caller's open request, when the template's PIN
+   * option says so. ServerDistributed keeps it sealed for later distribution; Randomized keeps none.
+   */
+  async serverProposedPin(actor: Actor, cardInput: string): Promise<string> {
+    const caller = actor.caller;
+    const card = await this.get(caller, cardInput);
+    const t = this.ctx.catalog.get(card.template_uuid)!;
+    const option = t.smartcard?.userPinOption;
+    if (option !== "ServerDistributed" && option !== "Randomized") throw conflict("NoServerPin", "this profile template does not use server-generated PINs");
+    const open = (await this.ctx.store.openRequestsForCredential(card.uuid)).find(
+      (r) => ACTIVE_STATUSES.includes(r.status) && this.ctx.permissions.mayExecute(caller, t, requestFacts(r)),
+    );
+    if (!open) throw conflict("NoOpenRequest", "a server-generated PIN is released only within an approved request for this card");
+    let pin: string;
+    const aad = `openclm:pin:${card.uuid}`;
+    const stored = option === "ServerDistributed" ? await this.ctx.store.pinOf(card.uuid) : undefined;
+    if (stored) pin = openSealed(this.ctx.kek, stored, aad).toString("utf8");
+    else {
+      pin = generatePin(t.smartcard!.userPinPolicy);
+      if (option === "ServerDistributed") await this.ctx.store.putPin(card.uuid, seal(this.ctx.kek, Buffer.from(pin, "utf8"), aad), new Date().toISOString());
+    }
+    await recordAudit(this.ctx.store, {
+      actorUuid: caller.uuid,
+      actorName: caller.name,
+      action: "smartcard.serverproposedpin",
+      targetType: "smartcard",
+      targetUuid: card.uuid,
+      requestUuid: open.uuid,
+      correlationId: actor.correlationId,
+      outcome: "success",
+      details: { option },
+    });
+    return pin;
+  }
+
+  private async derivedKey(t: ProfileTemplate, card: SmartcardRow, version: number): Promise<Buffer> {
+    const secret = await this.ctx.masterSecrets.get(t.uuid, version);
+    if (!secret) throw new Error(`master secret version ${version} of template ${t.uuid} is missing`);
+    return deriveAdminKey(secret, t.uuid, card.card_id);
+  }
+
+  private visible(caller: Caller, card: SmartcardRow): boolean {
+    return this.ctx.permissions.maySeeCredential(caller, this.ctx.catalog.get(card.template_uuid), { assignedUserUuid: card.assigned_user_uuid });
+  }
+}
+
+export function parseBool(v: string): boolean {
+  const s = v.trim().toLowerCase();
+  if (s === "true" || s === "1" || s === "yes") return true;
+  if (s === "false" || s === "0" || s === "no" || s === "") return false;
+  throw badInput("InvalidBoolean", "diversified: true or false");
+}
+
+/** The card's challenge: base64 of exactly 8 bytes (the walkthrough's 7-byte hex is refused here). */
+export function parseChallenge(input: string | undefined): Buffer {
+  const text = (input ?? "").trim();
+  if (!/^[A-Za-z0-9+/]{11}(=?)$/.test(text) && !/^[A-Za-z0-9_-]{11}$/.test(text))
+    throw badInput("InvalidChallenge", "challenge: must be the base64 encoding of the card's 8-byte challenge");
+  const bytes = Buffer.from(text, text.includes("-") || text.includes("_") ? "base64url" : "base64");
+  if (bytes.length !== 8) throw badInput("InvalidChallenge", "challenge: must be the base64 encoding of the card's 8-byte challenge");
+  return bytes;
+}
+
+export type { WorkflowType };
+void smartcardStatesFor;

@@ -1,0 +1,17 @@
+import { Type } from "@sinclair/typebox";
+import type { App, Services } from "../app.js";
+import { certificateLongView } from "../wire.js";
+import { callerOf, Paging } from "./common.js";
+
+export function registerCertificateRoutes(app: App, s: Services): void {
+  app.get("/certificates", { schema: { querystring: Type.Object({ ...Paging }) } }, async (req) => {
+    const caller = callerOf(req);
+    const page = { top: req.query.top ?? 100, skip: req.query.skip ?? 0 };
+    const all = s.ctx.permissions.isAuditor(caller);
+    const rows = await s.ctx.store.listCertificates({ userUuid: all ? undefined : caller.uuid, excludeRetired: true, page });
+    const names = new Map<string, string>();
+    for (const r of rows)
+      if (!names.has(r.user_uuid)) names.set(r.user_uuid, (await s.ctx.store.userByUuid(r.user_uuid))?.name ?? "");
+    return rows.map((r) => certificateLongView(r, names.get(r.user_uuid)!));
+  });
+}

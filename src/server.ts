@@ -1,0 +1,107 @@
+// Assembles a running server from a configuration: data dir, KEK, database, CA, templates, HTTP.
+import "reflect-metadata";
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { pino, type Logger } from "pino";
+import type { OpenClmConfig } from "./config/types.js";
+import { loadKek } from "./crypto/envelope.js";
+import { openStore } from "./store/open.js";
+import type { Store } from "./store/store.js";
+import { TemplateCatalog } from "./domain/templates.js";
+import { Permissions } from "./domain/permissions.js";
+import { CertificateAuthority } from "./domain/services/ca.js";
+import { MasterSecrets } from "./domain/services/master-secrets.js";
+import { seedUsers } from "./domain/services/users.js";
+import type { AppContext } from "./domain/services/context.js";
+import { buildApp, type App } from "./http/app.js";
+
+export interface ServerOptions {
+  config: OpenClmConfig;
+  dataDir: string;
+  listen: { host: string; port: number };
+  logger?: Logger;
+  /** PostgreSQL schema to use (tests). */
+  pgSchema?: string;
+}
+
+export interface RunningServer {
+  app: App;
+  ctx: AppContext;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const logger = opts.logger ?? pino({ level: process.env.OPENCLM_LOG_LEVEL ?? "info" });
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const kek = await loadKek(opts.config.keyEncryptionKey, opts.dataDir);
+  const store = await openStore({ url: opts.config.database, dataDir: opts.dataDir, pgSchema: opts.pgSchema });
+  try {
+    const versions = await syncTemplateVersions(store, opts.config);
+    const catalog = new TemplateCatalog(opts.config, versions);
+    const ca = await CertificateAuthority.open(store, kek, opts.config.ca);
+    await seedUsers(store, opts.config.users);
+    const masterSecrets = new MasterSecrets(store, kek);
+    for (const t of catalog.all()) if (t.smartcard?.diversifyAdminKey) await masterSecrets.current(t.uuid);
+    const publicBaseUrl = opts.config.server.publicBaseUrl ?? `http://${hostForUrl(opts.listen.host)}:${opts.listen.port}`;
+    const ctx: AppContext = {
+      config: opts.config,
+      store,
+      catalog,
+      permissions: new Permissions(opts.config.roles),
+      kek,
+      ca,
+      masterSecrets,
+      publicBaseUrl,
+    };
+    await ca.currentCrl();
+    const app = await buildApp(ctx, logger);
+    await app.listen({ host: opts.listen.host, port: opts.listen.port });
+    const addr = app.server.address();
+    const port = typeof addr === "object" && addr ? addr.port : opts.listen.port;
+    if (!opts.config.server.publicBaseUrl) ctx.publicBaseUrl = `http://${hostForUrl(opts.listen.host)}:${port}`;
+    const crlTimer = setInterval(() => {
+      ca.currentCrl().catch((err) => logger.error({ err }, "scheduled CRL publication failed"));
+    }, Math.max(60_000, (opts.config.ca.crlRefreshMinutes * 60_000) / 2));
+    crlTimer.unref();
+    return {
+      app,
+      ctx,
+      url: `http://${hostForUrl(opts.listen.host)}:${port}`,
+      async close() {
+        clearInterval(crlTimer);
+        await app.close();
+        await store.close();
+      },
+    };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/**
+ * Stores each profile template's definition as a version; a changed definition in the
+ * configuration becomes the next version, so cards keep the version they were issued under.
+ */
+async function syncTemplateVersions(store: Store, config: OpenClmConfig): Promise<Map<string, number>> {
+  const versions = new Map<string, number>();
+  const certs = new Map(config.certificateTemplates.map((c) => [c.name, c]));
+  for (const t of config.profileTemplates) {
+    const definition = JSON.stringify({ ...t, certificates: t.certificateTemplates.map((n) => certs.get(n)) });
+    const hash = createHash("sha256").update(definition).digest("hex");
+    const latest = await store.latestTemplateVersion(t.uuid);
+    if (latest?.hash === hash) {
+      versions.set(t.uuid, latest.version);
+      continue;
+    }
+    const version = (latest?.version ?? 0) + 1;
+    await store.insertTemplateVersion({ uuid: t.uuid, version, name: t.name, hash, definition, created_at: new Date().toISOString() });
+    versions.set(t.uuid, (await store.latestTemplateVersion(t.uuid))!.version);
+  }
+  return versions;
+}

@@ -1,0 +1,215 @@
+// One set of migrations for both engines; the only difference is the binary and
+// auto-increment column types, passed in by the engine.
+import { sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
+
+export interface EngineTypes {
+  blob: "blob" | "bytea";
+  engine: "sqlite" | "postgres";
+}
+
+function initial(t: EngineTypes): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable("users")
+        .addColumn("uuid", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull().unique())
+        .addColumn("display_name", "text", (c) => c.notNull())
+        .addColumn("email", "text", (c) => c.notNull())
+        .addColumn("upn", "text", (c) => c.notNull())
+        .addColumn("password_hash", "text")
+        .addColumn("disabled", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("user_groups")
+        .addColumn("user_uuid", "text", (c) => c.notNull())
+        .addColumn("group_name", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("user_groups_pk", ["user_uuid", "group_name"])
+        .execute();
+      await db.schema
+        .createTable("profile_templates")
+        .addColumn("uuid", "text", (c) => c.notNull())
+        .addColumn("version", "integer", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("hash", "text", (c) => c.notNull())
+        .addColumn("definition", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("profile_templates_pk", ["uuid", "version"])
+        .execute();
+      await db.schema
+        .createTable("master_secrets")
+        .addColumn("template_uuid", "text", (c) => c.notNull())
+        .addColumn("version", "integer", (c) => c.notNull())
+        .addColumn("sealed", t.blob, (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("master_secrets_pk", ["template_uuid", "version"])
+        .execute();
+      await db.schema
+        .createTable("requests")
+        .addColumn("uuid", "text", (c) => c.primaryKey())
+        .addColumn("type", "integer", (c) => c.notNull())
+        .addColumn("workflow", "text", (c) => c.notNull())
+        .addColumn("status", "integer", (c) => c.notNull())
+        .addColumn("flags", "integer", (c) => c.notNull())
+        .addColumn("data_collection", "text", (c) => c.notNull())
+        .addColumn("originator_uuid", "text", (c) => c.notNull())
+        .addColumn("target_uuid", "text", (c) => c.notNull())
+        .addColumn("submitted_at", "text", (c) => c.notNull())
+        .addColumn("completed_at", "text")
+        .addColumn("new_profile_uuid", "text")
+        .addColumn("old_profile_uuid", "text")
+        .addColumn("new_smartcard_uuid", "text")
+        .addColumn("old_smartcard_uuid", "text")
+        .addColumn("priority", "integer", (c) => c.notNull())
+        .addColumn("comment", "text", (c) => c.notNull())
+        .addColumn("template_uuid", "text", (c) => c.notNull())
+        .addColumn("template_version", "integer", (c) => c.notNull())
+        .addColumn("approvals_needed", "integer", (c) => c.notNull())
+        .addColumn("responses_released", "integer", (c) => c.notNull().defaultTo(0))
+        .addColumn("new_key_version", "integer")
+        .addColumn("csr_fingerprints", "text")
+        .addColumn("revocation_reason", "integer")
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("requests_target").on("requests").columns(["target_uuid", "submitted_at"]).execute();
+      await db.schema.createIndex("requests_originator").on("requests").columns(["originator_uuid", "submitted_at"]).execute();
+      await db.schema.createIndex("requests_status").on("requests").columns(["status", "submitted_at"]).execute();
+      await db.schema
+        .createTable("approvals")
+        .addColumn("request_uuid", "text", (c) => c.notNull())
+        .addColumn("approver_uuid", "text", (c) => c.notNull())
+        .addColumn("decision", "text", (c) => c.notNull())
+        .addColumn("comment", "text", (c) => c.notNull())
+        .addColumn("decided_at", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("approvals_pk", ["request_uuid", "approver_uuid"])
+        .execute();
+      await db.schema
+        .createTable("smartcards")
+        .addColumn("uuid", "text", (c) => c.primaryKey())
+        .addColumn("card_id", "text", (c) => c.notNull())
+        .addColumn("status", "integer", (c) => c.notNull())
+        .addColumn("flags", "integer", (c) => c.notNull())
+        .addColumn("parent_uuid", "text")
+        .addColumn("primary_uuid", "text")
+        .addColumn("permanent_uuid", "text")
+        .addColumn("assigned_user_uuid", "text", (c) => c.notNull())
+        .addColumn("template_uuid", "text", (c) => c.notNull())
+        .addColumn("template_version", "integer", (c) => c.notNull())
+        .addColumn("key_version", "integer")
+        .addColumn("comment", "text", (c) => c.notNull())
+        .addColumn("atr", "text", (c) => c.notNull())
+        .addColumn("middleware", "text", (c) => c.notNull())
+        .addColumn("request_uuid", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("smartcards_user").on("smartcards").columns(["assigned_user_uuid", "created_at"]).execute();
+      await db.schema.createIndex("smartcards_card_id").on("smartcards").column("card_id").execute();
+      // One card record per request: the bind step is idempotent and races cannot bind twice.
+      await db.schema.createIndex("smartcards_request").on("smartcards").column("request_uuid").unique().execute();
+      await db.schema
+        .createTable("profiles")
+        .addColumn("uuid", "text", (c) => c.primaryKey())
+        .addColumn("status", "integer", (c) => c.notNull())
+        .addColumn("flags", "integer", (c) => c.notNull())
+        .addColumn("parent_uuid", "text")
+        .addColumn("primary_uuid", "text")
+        .addColumn("assigned_user_uuid", "text", (c) => c.notNull())
+        .addColumn("template_uuid", "text", (c) => c.notNull())
+        .addColumn("template_version", "integer", (c) => c.notNull())
+        .addColumn("comment", "text", (c) => c.notNull())
+        .addColumn("request_uuid", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("profiles_user").on("profiles").columns(["assigned_user_uuid", "created_at"]).execute();
+      await db.schema
+        .createTable("certificates")
+        .addColumn("serial", "text", (c) => c.primaryKey())
+        .addColumn("request_uuid", "text", (c) => c.notNull())
+        .addColumn("smartcard_uuid", "text")
+        .addColumn("profile_uuid", "text")
+        .addColumn("user_uuid", "text", (c) => c.notNull())
+        .addColumn("template_name", "text", (c) => c.notNull())
+        .addColumn("der", t.blob, (c) => c.notNull())
+        .addColumn("thumbprint", "text", (c) => c.notNull())
+        .addColumn("subject", "text", (c) => c.notNull())
+        .addColumn("issuer", "text", (c) => c.notNull())
+        .addColumn("not_before", "text", (c) => c.notNull())
+        .addColumn("not_after", "text", (c) => c.notNull())
+        .addColumn("status", "integer", (c) => c.notNull())
+        .addColumn("revoked_at", "text")
+        .addColumn("revocation_reason", "integer")
+        .addColumn("archived_key", t.blob)
+        .addColumn("csr_fingerprint", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("certificates_user").on("certificates").columns(["user_uuid", "created_at"]).execute();
+      await db.schema.createIndex("certificates_smartcard").on("certificates").column("smartcard_uuid").execute();
+      await db.schema.createIndex("certificates_profile").on("certificates").column("profile_uuid").execute();
+      // At most one certificate per (request, certificate template): a double submit cannot double-issue.
+      await db.schema
+        .createIndex("certificates_request_template")
+        .on("certificates")
+        .columns(["request_uuid", "template_name"])
+        .unique()
+        .execute();
+      await db.schema.createIndex("certificates_revoked").on("certificates").columns(["status", "revoked_at"]).execute();
+      const seq =
+        t.engine === "postgres"
+          ? db.schema.createTable("audit_events").addColumn("seq", "bigserial", (c) => c.primaryKey())
+          : db.schema.createTable("audit_events").addColumn("seq", "integer", (c) => c.primaryKey().autoIncrement());
+      await seq
+        .addColumn("at", "text", (c) => c.notNull())
+        .addColumn("actor_uuid", "text")
+        .addColumn("actor_name", "text", (c) => c.notNull())
+        .addColumn("action", "text", (c) => c.notNull())
+        .addColumn("target_type", "text", (c) => c.notNull())
+        .addColumn("target_uuid", "text")
+        .addColumn("request_uuid", "text")
+        .addColumn("correlation_id", "text", (c) => c.notNull())
+        .addColumn("outcome", "text", (c) => c.notNull())
+        .addColumn("details", "text", (c) => c.notNull())
+        .addColumn("prev_hash", "text", (c) => c.notNull())
+        .addColumn("hash", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("audit_request").on("audit_events").column("request_uuid").execute();
+      await db.schema
+        .createTable("ca_keys")
+        .addColumn("role", "text", (c) => c.primaryKey())
+        .addColumn("cert_der", t.blob, (c) => c.notNull())
+        .addColumn("sealed_key", t.blob, (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("counters")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("value", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("crls")
+        .addColumn("number", "bigint", (c) => c.primaryKey())
+        .addColumn("der", t.blob, (c) => c.notNull())
+        .addColumn("this_update", "text", (c) => c.notNull())
+        .addColumn("next_update", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable("pins")
+        .addColumn("smartcard_uuid", "text", (c) => c.primaryKey())
+        .addColumn("sealed", t.blob, (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      void sql;
+    },
+  };
+}
+
+export function migrationProvider(t: EngineTypes): MigrationProvider {
+  return {
+    async getMigrations() {
+      return { "0001_initial": initial(t) };
+    },
+  };
+}

@@ -1,0 +1,361 @@
+// The storage layer: one set of repositories written against Kysely, run on either engine.
+// Engine differences (row locks, binary types, pool) stay in open.ts and the `engine` flag.
+import { sql, type Kysely, type Selectable, type Insertable, type Updateable, type Transaction } from "kysely";
+import type {
+  Database,
+  UsersTable,
+  RequestsTable,
+  SmartcardsTable,
+  ProfilesTable,
+  CertificatesTable,
+  AuditEventsTable,
+} from "./schema.js";
+
+export type Engine = "sqlite" | "postgres";
+export type UserRow = Selectable<UsersTable>;
+export type RequestRow = Selectable<RequestsTable>;
+export type SmartcardRow = Selectable<SmartcardsTable>;
+export type ProfileRow = Selectable<ProfilesTable>;
+export type CertificateRow = Selectable<CertificatesTable>;
+export type AuditRow = Selectable<AuditEventsTable>;
+
+export interface Page {
+  top: number;
+  skip: number;
+}
+
+export class Store {
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly engine: Engine,
+    private readonly closeFn: () => Promise<void> = async () => {},
+  ) {}
+
+  /** Runs fn in one transaction; the Store passed to fn is bound to it. */
+  async tx<T>(fn: (store: Store) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return fn(this);
+    return this.db.transaction().execute((trx: Transaction<Database>) => fn(new Store(trx, this.engine)));
+  }
+
+  async close(): Promise<void> {
+    await this.closeFn();
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  // ---- users and groups
+  async userByName(name: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom("users").selectAll().where("name", "=", name).executeTakeFirst();
+  }
+  async userByUuid(uuid: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom("users").selectAll().where("uuid", "=", uuid).executeTakeFirst();
+  }
+  async insertUser(row: Insertable<UsersTable>): Promise<void> {
+    await this.db.insertInto("users").values(row).execute();
+  }
+  async updateUser(uuid: string, patch: Updateable<UsersTable>): Promise<void> {
+    await this.db.updateTable("users").set(patch).where("uuid", "=", uuid).execute();
+  }
+  async listUsers(page: Page): Promise<UserRow[]> {
+    return this.db.selectFrom("users").selectAll().orderBy("name").limit(page.top).offset(page.skip).execute();
+  }
+  async groupsOf(userUuid: string): Promise<string[]> {
+    const rows = await this.db.selectFrom("user_groups").select("group_name").where("user_uuid", "=", userUuid).execute();
+    return rows.map((r) => r.group_name).sort();
+  }
+  async setGroups(userUuid: string, groups: string[]): Promise<void> {
+    await this.db.deleteFrom("user_groups").where("user_uuid", "=", userUuid).execute();
+    if (groups.length)
+      await this.db
+        .insertInto("user_groups")
+        .values([...new Set(groups)].map((g) => ({ user_uuid: userUuid, group_name: g })))
+        .execute();
+  }
+
+  // ---- profile templates (versioned snapshots of the configuration)
+  async latestTemplateVersion(uuid: string): Promise<{ version: number; hash: string } | undefined> {
+    return this.db
+      .selectFrom("profile_templates")
+      .select(["version", "hash"])
+      .where("uuid", "=", uuid)
+      .orderBy("version", "desc")
+      .limit(1)
+      .executeTakeFirst();
+  }
+  async insertTemplateVersion(row: Insertable<Database["profile_templates"]>): Promise<void> {
+    await this.db.insertInto("profile_templates").values(row).onConflict((oc) => oc.doNothing()).execute();
+  }
+
+  // ---- template master secrets
+  async masterSecrets(templateUuid: string): Promise<{ version: number; sealed: Buffer }[]> {
+    return this.db
+      .selectFrom("master_secrets")
+      .select(["version", "sealed"])
+      .where("template_uuid", "=", templateUuid)
+      .orderBy("version", "desc")
+      .execute();
+  }
+  async insertMasterSecret(templateUuid: string, version: number, sealed: Buffer, at: string): Promise<boolean> {
+    const r = await this.db
+      .insertInto("master_secrets")
+      .values({ template_uuid: templateUuid, version, sealed, created_at: at })
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  // ---- requests
+  async insertRequest(row: RequestRow): Promise<void> {
+    await this.db.insertInto("requests").values(row).execute();
+  }
+  async requestByUuid(uuid: string, forUpdate = false): Promise<RequestRow | undefined> {
+    let q = this.db.selectFrom("requests").selectAll().where("uuid", "=", uuid);
+    if (forUpdate && this.engine === "postgres") q = q.forUpdate();
+    return q.executeTakeFirst();
+  }
+  /** Compare-and-set on status, so two racing transitions cannot both win. */
+  async updateRequest(uuid: string, patch: Updateable<RequestsTable>, expectStatus?: number[]): Promise<boolean> {
+    let q = this.db.updateTable("requests").set(patch).where("uuid", "=", uuid);
+    if (expectStatus) q = q.where("status", "in", expectStatus);
+    const r = await q.executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+  /** Atomically counts one response release while under the bound; false when the bound is reached. */
+  async takeResponseRelease(uuid: string, bound: number): Promise<boolean> {
+    const r = await this.db
+      .updateTable("requests")
+      .set({ responses_released: sql`responses_released + 1` })
+      .where("uuid", "=", uuid)
+      .where("responses_released", "<", bound)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+  async listRequests(filter: {
+    visibleTo?: string;
+    status?: number;
+    targetUuid?: string;
+    statusIn?: number[];
+    page: Page;
+  }): Promise<RequestRow[]> {
+    let q = this.db.selectFrom("requests").selectAll();
+    if (filter.visibleTo) {
+      const u = filter.visibleTo;
+      q = q.where((eb) => eb.or([eb("target_uuid", "=", u), eb("originator_uuid", "=", u)]));
+    }
+    if (filter.targetUuid) q = q.where("target_uuid", "=", filter.targetUuid);
+    if (filter.status !== undefined) q = q.where("status", "=", filter.status);
+    if (filter.statusIn) q = q.where("status", "in", filter.statusIn);
+    return q.orderBy("submitted_at", "desc").orderBy("uuid").limit(filter.page.top).offset(filter.page.skip).execute();
+  }
+  async openRequestsForCredential(credentialUuid: string): Promise<RequestRow[]> {
+    return this.db
+      .selectFrom("requests")
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb("old_smartcard_uuid", "=", credentialUuid),
+          eb("new_smartcard_uuid", "=", credentialUuid),
+          eb("old_profile_uuid", "=", credentialUuid),
+          eb("new_profile_uuid", "=", credentialUuid),
+        ]),
+      )
+      .where("status", "in", [3, 16, 18])
+      .execute();
+  }
+
+  // ---- approvals
+  async insertApproval(row: Selectable<Database["approvals"]>): Promise<boolean> {
+    const r = await this.db
+      .insertInto("approvals")
+      .values(row)
+      .onConflict((oc) => oc.columns(["request_uuid", "approver_uuid"]).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+  async approvalsOf(requestUuid: string): Promise<Selectable<Database["approvals"]>[]> {
+    return this.db.selectFrom("approvals").selectAll().where("request_uuid", "=", requestUuid).orderBy("decided_at").execute();
+  }
+
+  // ---- smart cards
+  async insertSmartcard(row: SmartcardRow): Promise<boolean> {
+    const r = await this.db
+      .insertInto("smartcards")
+      .values(row)
+      .onConflict((oc) => oc.column("request_uuid").doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+  async smartcardByUuid(uuid: string): Promise<SmartcardRow | undefined> {
+    return this.db.selectFrom("smartcards").selectAll().where("uuid", "=", uuid).executeTakeFirst();
+  }
+  async smartcardByRequest(requestUuid: string): Promise<SmartcardRow | undefined> {
+    return this.db.selectFrom("smartcards").selectAll().where("request_uuid", "=", requestUuid).executeTakeFirst();
+  }
+  async smartcardsByCardId(cardId: string): Promise<SmartcardRow[]> {
+    return this.db.selectFrom("smartcards").selectAll().where("card_id", "=", cardId).orderBy("created_at", "desc").execute();
+  }
+  async listSmartcards(filter: { userUuid?: string; cardId?: string; page: Page }): Promise<SmartcardRow[]> {
+    let q = this.db.selectFrom("smartcards").selectAll();
+    if (filter.userUuid) q = q.where("assigned_user_uuid", "=", filter.userUuid);
+    if (filter.cardId) q = q.where("card_id", "=", filter.cardId);
+    return q.orderBy("created_at", "desc").orderBy("uuid").limit(filter.page.top).offset(filter.page.skip).execute();
+  }
+  async updateSmartcard(uuid: string, patch: Updateable<SmartcardsTable>, expectStatus?: number[]): Promise<boolean> {
+    let q = this.db.updateTable("smartcards").set(patch).where("uuid", "=", uuid);
+    if (expectStatus) q = q.where("status", "in", expectStatus);
+    const r = await q.executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  // ---- software profiles
+  async insertProfile(row: ProfileRow): Promise<void> {
+    await this.db.insertInto("profiles").values(row).execute();
+  }
+  async profileByUuid(uuid: string): Promise<ProfileRow | undefined> {
+    return this.db.selectFrom("profiles").selectAll().where("uuid", "=", uuid).executeTakeFirst();
+  }
+  async profileByRequest(requestUuid: string): Promise<ProfileRow | undefined> {
+    return this.db.selectFrom("profiles").selectAll().where("request_uuid", "=", requestUuid).executeTakeFirst();
+  }
+  async listProfiles(filter: { userUuid?: string; status?: number; page: Page }): Promise<ProfileRow[]> {
+    let q = this.db.selectFrom("profiles").selectAll();
+    if (filter.userUuid) q = q.where("assigned_user_uuid", "=", filter.userUuid);
+    if (filter.status !== undefined) q = q.where("status", "=", filter.status);
+    return q.orderBy("created_at", "desc").orderBy("uuid").limit(filter.page.top).offset(filter.page.skip).execute();
+  }
+  async updateProfile(uuid: string, patch: Updateable<ProfilesTable>, expectStatus?: number[]): Promise<boolean> {
+    let q = this.db.updateTable("profiles").set(patch).where("uuid", "=", uuid);
+    if (expectStatus) q = q.where("status", "in", expectStatus);
+    const r = await q.executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  // ---- certificates
+  /** False when the (request, template) pair already has its certificate. */
+  async insertCertificate(row: CertificateRow): Promise<boolean> {
+    const r = await this.db
+      .insertInto("certificates")
+      .values(row)
+      .onConflict((oc) => oc.columns(["request_uuid", "template_name"]).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+  async certificatesOfRequest(requestUuid: string): Promise<CertificateRow[]> {
+    return this.db.selectFrom("certificates").selectAll().where("request_uuid", "=", requestUuid).orderBy("created_at").execute();
+  }
+  async certificatesOfSmartcard(uuid: string): Promise<CertificateRow[]> {
+    return this.db.selectFrom("certificates").selectAll().where("smartcard_uuid", "=", uuid).orderBy("created_at").execute();
+  }
+  async certificatesOfProfile(uuid: string): Promise<CertificateRow[]> {
+    return this.db.selectFrom("certificates").selectAll().where("profile_uuid", "=", uuid).orderBy("created_at").execute();
+  }
+  async listCertificates(filter: { userUuid?: string; excludeRetired?: boolean; page: Page }): Promise<CertificateRow[]> {
+    let q = this.db.selectFrom("certificates").selectAll();
+    if (filter.userUuid) q = q.where("user_uuid", "=", filter.userUuid);
+    if (filter.excludeRetired)
+      q = q.where((eb) =>
+        eb.or([
+          eb("smartcard_uuid", "is", null),
+          eb(
+            "smartcard_uuid",
+            "not in",
+            eb.selectFrom("smartcards").select("uuid").where("status", "=", 6),
+          ),
+        ]),
+      );
+    return q.orderBy("created_at", "desc").orderBy("serial").limit(filter.page.top).offset(filter.page.skip).execute();
+  }
+  async updateCertificate(serial: string, patch: Updateable<CertificatesTable>, expectStatus?: number[]): Promise<boolean> {
+    let q = this.db.updateTable("certificates").set(patch).where("serial", "=", serial);
+    if (expectStatus) q = q.where("status", "in", expectStatus);
+    const r = await q.executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+  async revokedCertificates(): Promise<Pick<CertificateRow, "serial" | "revoked_at" | "revocation_reason">[]> {
+    return this.db
+      .selectFrom("certificates")
+      .select(["serial", "revoked_at", "revocation_reason"])
+      .where("status", "in", [1, 2, 4])
+      .where("revoked_at", "is not", null)
+      .orderBy("revoked_at")
+      .execute();
+  }
+
+  // ---- CA material, counters, CRLs, PINs
+  async caKey(role: string): Promise<Selectable<Database["ca_keys"]> | undefined> {
+    return this.db.selectFrom("ca_keys").selectAll().where("role", "=", role).executeTakeFirst();
+  }
+  async insertCaKey(row: Selectable<Database["ca_keys"]>): Promise<boolean> {
+    const r = await this.db.insertInto("ca_keys").values(row).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+  /** Increments a named counter in the database and returns the new value. */
+  async nextCounter(name: string): Promise<number> {
+    await this.db.insertInto("counters").values({ name, value: 0 }).onConflict((oc) => oc.doNothing()).execute();
+    const row = await this.db
+      .updateTable("counters")
+      .set({ value: sql`value + 1` })
+      .where("name", "=", name)
+      .returning("value")
+      .executeTakeFirstOrThrow();
+    return Number(row.value);
+  }
+  async latestCrl(): Promise<Selectable<Database["crls"]> | undefined> {
+    const row = await this.db.selectFrom("crls").selectAll().orderBy("number", "desc").limit(1).executeTakeFirst();
+    return row ? { ...row, number: Number(row.number) } : undefined;
+  }
+  async insertCrl(row: Selectable<Database["crls"]>): Promise<boolean> {
+    const r = await this.db.insertInto("crls").values(row).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+  async pinOf(smartcardUuid: string): Promise<Buffer | undefined> {
+    const row = await this.db.selectFrom("pins").select("sealed").where("smartcard_uuid", "=", smartcardUuid).executeTakeFirst();
+    return row?.sealed;
+  }
+  async activeCardsOf(userUuid: string, templateUuid: string): Promise<SmartcardRow[]> {
+    return this.db
+      .selectFrom("smartcards")
+      .selectAll()
+      .where("assigned_user_uuid", "=", userUuid)
+      .where("template_uuid", "=", templateUuid)
+      .where("status", "=", 3)
+      .orderBy("created_at")
+      .execute();
+  }
+  async temporaryCardsOf(permanentUuid: string): Promise<SmartcardRow[]> {
+    return this.db.selectFrom("smartcards").selectAll().where("permanent_uuid", "=", permanentUuid).where("status", "in", [2, 3, 5]).execute();
+  }
+  async putPin(smartcardUuid: string, sealed: Buffer, at: string): Promise<void> {
+    await this.db
+      .insertInto("pins")
+      .values({ smartcard_uuid: smartcardUuid, sealed, created_at: at })
+      .onConflict((oc) => oc.column("smartcard_uuid").doUpdateSet({ sealed, created_at: at }))
+      .execute();
+  }
+
+  // ---- audit trail
+  async lastAudit(): Promise<AuditRow | undefined> {
+    return this.db.selectFrom("audit_events").selectAll().orderBy("seq", "desc").limit(1).executeTakeFirst();
+  }
+  async insertAudit(row: Insertable<AuditEventsTable>): Promise<void> {
+    await this.db.insertInto("audit_events").values(row).execute();
+  }
+  async listAudit(filter: {
+    requestUuid?: string;
+    actorName?: string;
+    action?: string;
+    targetUuid?: string;
+    afterSeq?: number;
+    page: Page;
+  }): Promise<AuditRow[]> {
+    let q = this.db.selectFrom("audit_events").selectAll();
+    if (filter.requestUuid) q = q.where("request_uuid", "=", filter.requestUuid);
+    if (filter.actorName) q = q.where("actor_name", "=", filter.actorName);
+    if (filter.action) q = q.where("action", "=", filter.action);
+    if (filter.targetUuid) q = q.where("target_uuid", "=", filter.targetUuid);
+    if (filter.afterSeq !== undefined) q = q.where("seq", ">", filter.afterSeq);
+    return q.orderBy("seq").limit(filter.page.top).offset(filter.page.skip).execute();
+  }
+}
