@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+import "reflect-metadata";
+import { Command } from "commander";
+import { registerServeCommand } from "./serve.js";
+import { registerCardCommands } from "./card.js";
+import { registerEnrollCommand } from "./enroll.js";
+
+const program = new Command();
+program
+  .name("openclm")
+  .description("OpenCLM — certificate lifecycle and smart card management (MIM CM REST API v1.0)")
+  .version("0.1.0");
+registerServeCommand(program);
+registerEnrollCommand(program);
+registerCardCommands(program);
+await program.parseAsync(process.argv);
