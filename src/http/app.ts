@@ -10,7 +10,8 @@ import { DomainError, type ErrorKind } from "../domain/errors.js";
 import { RequestService } from "../domain/services/requests.js";
 import { SmartcardService } from "../domain/services/smartcards.js";
 import { IssuanceService } from "../domain/services/issuance.js";
-import { BasicAuthenticator, parseBasic } from "./auth.js";
+import { BasicAuthenticator } from "./auth.js";
+import { authenticateRequest, type Authenticator } from "./authn.js";
 import { lowerCaseKeys, parseLenientJson } from "./lenient-json.js";
 import { normalizePath } from "./paths.js";
 import { registerProfileTemplateRoutes } from "./routes/profiletemplates.js";
@@ -92,15 +93,8 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
     return payload;
   });
 
-  const authenticator = new BasicAuthenticator(ctx.store, ctx.config.auth.basic.cacheTtlSeconds * 1000);
-  app.decorate("authenticate", async (req: FastifyRequest) => {
-    if (!ctx.config.auth.basic.enabled) throw new DomainError("auth", "NotAuthenticated", "authentication required");
-    const creds = parseBasic(req.headers.authorization);
-    if (!creds) throw new DomainError("auth", "NotAuthenticated", "authentication required");
-    const caller = await authenticator.authenticate(creds.username, creds.password);
-    if (!caller) throw new DomainError("auth", "NotAuthenticated", "invalid user name or password");
-    req.caller = caller;
-  });
+  const authenticators: Authenticator[] = [];
+  if (ctx.config.auth.basic.enabled) authenticators.push(new BasicAuthenticator(ctx.store, ctx.config.auth.basic.cacheTtlSeconds * 1000));
 
   app.setErrorHandler((err: FastifyError | DomainError | Error, req: FastifyRequest, reply: FastifyReply) => {
     const { status, code, message } = describeError(err);
@@ -128,7 +122,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
       registerCaRoutes(api as App, services);
       await api.register(async (authed) => {
         authed.addHook("onRequest", async (req) => {
-          await (app as unknown as { authenticate(r: FastifyRequest): Promise<void> }).authenticate(req);
+          req.caller = await authenticateRequest(req, authenticators);
         });
         registerProfileTemplateRoutes(authed as App, services);
         registerRequestRoutes(authed as App, services);

@@ -4,7 +4,10 @@
 // user enabled — a password change or a disable takes effect on the next request.
 import { createHmac, randomBytes } from "node:crypto";
 import type { Store } from "../store/store.js";
+import type { FastifyRequest } from "fastify";
 import type { Caller } from "../domain/caller.js";
+import { DomainError } from "../domain/errors.js";
+import type { Authenticator } from "./authn.js";
 import { callerOf } from "../domain/services/users.js";
 import { verifyPassword } from "../crypto/password.js";
 
@@ -16,7 +19,8 @@ interface CacheEntry {
 
 const MAX_ENTRIES = 10_000;
 
-export class BasicAuthenticator {
+export class BasicAuthenticator implements Authenticator {
+  readonly name = "basic";
   private readonly cacheKey = randomBytes(32);
   private readonly cache = new Map<string, CacheEntry>();
 
@@ -25,8 +29,18 @@ export class BasicAuthenticator {
     private readonly ttlMs: number,
   ) {}
 
+  async authenticate(req: FastifyRequest): Promise<Caller | undefined> {
+    const header = req.headers.authorization;
+    if (!header || !/^Basic\s/i.test(header)) return undefined;
+    const creds = parseBasic(header);
+    if (!creds) throw new DomainError("auth", "NotAuthenticated", "malformed Basic credentials");
+    const caller = await this.verify(creds.username, creds.password);
+    if (!caller) throw new DomainError("auth", "NotAuthenticated", "invalid user name or password");
+    return caller;
+  }
+
   /** The caller for valid credentials, or undefined. */
-  async authenticate(username: string, password: string): Promise<Caller | undefined> {
+  async verify(username: string, password: string): Promise<Caller | undefined> {
     const key = createHmac("sha256", this.cacheKey).update(username).update("\0").update(password).digest("base64");
     const hit = this.cache.get(key);
     if (hit && hit.expiresAt > Date.now()) {
