@@ -22,6 +22,7 @@ import { registerProfileRoutes } from "./routes/profiles.js";
 import { ProfileService } from "../domain/services/profiles.js";
 import { registerCaRoutes } from "./routes/ca.js";
 import { registerHealthRoutes } from "./routes/health.js";
+import { registerMetrics } from "./metrics.js";
 
 export const BASE = "/CertificateManagement/api/v1.0";
 
@@ -117,6 +118,11 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
   });
 
   registerHealthRoutes(app, services);
+  registerMetrics(app as unknown as FastifyInstance, async (req) => {
+    if (ctx.config.server.metricsPublic) return;
+    const caller = await authenticateRequest(req, authenticators);
+    if (!ctx.permissions.isAuditor(caller)) throw new DomainError("forbidden", "NotAuthorized", "metrics are for administrators and auditors");
+  });
   await app.register(
     async (api) => {
       registerCaRoutes(api as App, services);

@@ -127,3 +127,15 @@ describe("bad input", () => {
     expect(out).toMatch(/X509v3 CRL Number/);
   });
 });
+
+describe("metrics", () => {
+  it("exposes request counters and latency histograms", async () => {
+    await call(server, "GET", "/requests", users.alice);
+    const res = await fetch(`${server.url}/metrics`);
+    expect(res.status).toBe(200);
+    const m = { text: await res.text() };
+    expect(m.text).toMatch(/openclm_http_requests_total\{method="GET",route="\/CertificateManagement\/api\/v1\.0\/requests",status="200"\} \d+/);
+    expect(m.text).toMatch(/openclm_http_request_duration_seconds_bucket\{.*le="\+Inf"\}/);
+    expect(m.text).toMatch(/process_resident_memory_bytes \d+/);
+  });
+});

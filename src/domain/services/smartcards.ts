@@ -117,7 +117,13 @@ export class SmartcardService {
     if (q.cardId !== undefined) {
       const cardId = parseGuid(q.cardId);
       if (!cardId) throw badInput("InvalidGuid", "cardid: not a GUID");
-      const rows = await this.ctx.store.listSmartcards({ cardId, page });
+      // The published API reference describes `cardid` as the record's uuid, clients send the
+      // card's own id (SerialNumber): accept either.
+      let rows = await this.ctx.store.listSmartcards({ cardId, page });
+      if (rows.length === 0) {
+        const byUuid = await this.ctx.store.smartcardByUuid(cardId);
+        rows = byUuid ? [byUuid] : [];
+      }
       return rows.filter((c) => this.visible(caller, c));
     }
     if (this.ctx.permissions.isAuditor(caller)) return this.ctx.store.listSmartcards({ page });
