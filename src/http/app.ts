@@ -1,5 +1,5 @@
 // The Fastify application: wire conventions (SPEC §2), authentication, error mapping, routes.
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { randomUUID } from "node:crypto";
@@ -59,7 +59,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     bodyLimit: ctx.config.server.bodyLimitBytes,
     genReqId: () => randomUUID(),
-    requestIdLogLabel: "correlationId",
+    logController: new LogController({ requestIdLogLabel: "correlationId" }),
     rewriteUrl: (req) => normalizePath(req.url ?? "/"),
     ajv: { customOptions: { coerceTypes: "array", removeAdditional: true, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
