@@ -1,15 +1,34 @@
 // `openclm card …`: the local software virtual smart cards. No command here prints or exports
 // a private key or the admin key; secrets come in through the terminal or --*-env variables.
 import { Command, Option } from "commander";
+import { AdminAuthError } from "../client/card/errors.js";
 import { CardStore } from "../client/card/store.js";
 import { DEMO_DEFAULT_ADMIN_KEY_HEX, DEFAULT_PIN_MAX_ATTEMPTS } from "../client/card/constants.js";
 import { parseAdminKeyHex } from "../client/card/des.js";
 import { cardView, pinStatusText, type CardView } from "../client/card-view.js";
-import { EXIT_CODES_HELP, InputError } from "../client/errors.js";
+import { dataCollectionBody, parseDataOptions } from "../client/enroll-input.js";
+import { collectComment, collectDataItems } from "../client/enroll-prompts.js";
+import { EXIT_CODES_HELP, ExitCode, InputError } from "../client/errors.js";
 import { pinPolicyProblem } from "../client/pin-policy.js";
+import { formatHex, offlineUnblockChallenge, parseHex8, smartcardByRef, unblockWithResponse } from "../client/unblock-flow.js";
 import { Prompter } from "../client/ui/prompt.js";
 import { colorsFor } from "../client/ui/terminal.js";
-import { addExitCodeHelp, cardDirOption, printJson, runCommand, secretFromEnv } from "./client-common.js";
+import { requestStatusName, smartcardStatusName, RequestStatus } from "../client/wire-enums.js";
+import {
+  addExitCodeHelp,
+  addServerOptions,
+  cardDirOption,
+  collectRepeatable,
+  commandHint,
+  connect,
+  guidArgument,
+  printJson,
+  reportPending,
+  runCommand,
+  secretFromEnv,
+  type ServerOptions,
+  usageErrorsExit2,
+} from "./client-common.js";
 
 interface CommonOpts {
   cardDir: string;
@@ -71,6 +90,9 @@ function printCard(view: CardView): void {
     }
   }
   for (const ca of view.caCertificates) lines.push(`CA cert   ${ca.subject}`);
+  if (view.offlineUnblockChallenge) {
+    lines.push(`Unblock   offline challenge ${view.offlineUnblockChallenge.challenge} waiting for the helpdesk's response (until ${view.offlineUnblockChallenge.expiresAt})`);
+  }
   const j = view.unfinishedEnrollment;
   if (j) {
     lines.push(
@@ -82,7 +104,7 @@ function printCard(view: CardView): void {
 }
 
 export function registerCardCommands(program: Command): void {
-  const card = program.command("card").description("manage local software virtual smart cards");
+  const card = usageErrorsExit2(program.command("card").description("manage local software virtual smart cards, and cards' server-side workflows"));
   addExitCodeHelp(card, EXIT_CODES_HELP);
 
   card
@@ -251,4 +273,149 @@ export function registerCardCommands(program: Command): void {
         }
       }),
     );
+
+  registerCardUnblock(card);
+  registerCardWorkflows(card);
+}
+
+// --- unblock on the card's side, and the card workflows that run on the server ----------------
+
+const UNBLOCK_HELP = `
+Offline unblock, for a card whose PIN is blocked (or forgotten) when the server cannot be reached
+from the card's machine:
+  1. an OfflineUnblock request exists for the card (the user or a helpdesk operator creates it:
+     openclm helpdesk offline-unblock --for-card SMARTCARD_UUID);
+  2. "openclm card unblock CARD --challenge" prints the card's 8-byte challenge as 16 hex digits;
+     read them to the helpdesk (the challenge stays valid for an hour; asking again shows the
+     same one unless --new);
+  3. the helpdesk runs "openclm helpdesk unblock-response REQUEST --challenge HEX" and reads the
+     response back;
+  4. "openclm card unblock CARD --response HEX" checks it and sets the new PIN (asked twice, or
+     --pin-env). A wrong response uses the challenge up: start again at step 1.
+Then the request is closed with "openclm requests complete REQUEST".
+With the card at hand and the server reachable, "openclm unblock --card CARD" does all of it.`;
+
+const REVOCATION_REASONS = ["unspecified", "keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation"];
+
+function registerCardUnblock(card: Command): void {
+  card
+    .command("unblock")
+    .description("offline unblock on the card's side: show its challenge, then enter the helpdesk's response and a new PIN")
+    .argument("<card>", "card id (or unique prefix) or card file path")
+    .option("--challenge", "print the card's challenge (hex) to read to the helpdesk")
+    .option("--new", "with --challenge: replace an outstanding challenge with a fresh one")
+    .option("--response <hex>", "the helpdesk's response (16 hex digits)")
+    .option("--pin-env <var>", "with --response: read the new PIN from this environment variable")
+    .addOption(cardDirOption())
+    .addOption(jsonOption())
+    .addHelpText("after", UNBLOCK_HELP)
+    .action((ref: string, opts: CommonOpts & { challenge?: boolean; new?: boolean; response?: string; pinEnv?: string }) =>
+      runCommand(Boolean(opts.json), async () => {
+        if (Boolean(opts.challenge) === (opts.response !== undefined)) {
+          throw new InputError("give either --challenge or --response HEX (online, with the server: openclm unblock --card CARD)");
+        }
+        const locked = new CardStore(opts.cardDir).openLocked(ref);
+        try {
+          const c = locked.card;
+          if (opts.challenge) {
+            const shown = offlineUnblockChallenge(c, Boolean(opts.new));
+            const hex = formatHex(shown.challenge);
+            if (opts.json) {
+              printJson({ ok: true, cardId: c.cardId, challenge: hex, expiresAt: shown.expiresAt, repeated: shown.repeated });
+              return;
+            }
+            process.stdout.write(`${hex}\n`);
+            process.stderr.write(
+              `${shown.repeated ? "The card's outstanding" : "A new"} challenge for card ${c.cardId}, valid until ${shown.expiresAt}.\n` +
+                `Read it to the helpdesk with your OfflineUnblock request id, then enter their answer with:\n` +
+                `  openclm card unblock ${c.cardId} --response HEX\n`,
+            );
+            return;
+          }
+          const response = parseHex8(opts.response!, "--response");
+          if (!c.pendingChallenge()) {
+            throw new AdminAuthError(`card ${c.cardId} has no outstanding challenge (it expired or was used): start again with --challenge`);
+          }
+          // The new PIN first: a typo while choosing it must not use up the one response.
+          const pin = (await readNewPin(new Prompter(), opts.pinEnv, "--pin-env", false))!;
+          let status;
+          try {
+            status = unblockWithResponse(c, response, pin);
+          } catch (err) {
+            if (err instanceof AdminAuthError) {
+              throw new AdminAuthError(`${err.message}; the challenge is used up: ask for a new one (--challenge) and a new OfflineUnblock request`);
+            }
+            throw err;
+          }
+          if (opts.json) printJson({ ok: true, cardId: c.cardId, pin: status });
+          else process.stdout.write(`card ${c.cardId} unblocked: new PIN set (${status.retriesLeft} of ${status.maxAttempts} tries)\n`);
+        } finally {
+          locked.card.logout();
+          locked.release();
+        }
+      }),
+    );
+}
+
+type WorkflowOptions = ServerOptions & { json?: boolean; data: string[]; comment?: string; reason?: string };
+
+/** Retire, Revoke, Disable, Reinstate: a request on the card's server record, completed at once. */
+async function cardWorkflow(workflow: "Retire" | "Revoke" | "Disable" | "Reinstate", ref: string, opts: WorkflowOptions): Promise<number> {
+  const json = Boolean(opts.json);
+  const scid = guidArgument(ref, "smart card");
+  let reason: string | undefined;
+  if (opts.reason !== undefined) {
+    if (workflow !== "Revoke") throw new InputError("--reason applies to revoke only");
+    reason = REVOCATION_REASONS.find((r) => r.toLowerCase() === opts.reason!.trim().toLowerCase());
+    if (!reason) throw new InputError(`--reason ${opts.reason}: one of ${REVOCATION_REASONS.join(", ")}`);
+  }
+  const prompter = new Prompter();
+  const api = await connect(opts, prompter);
+  const smartcard = await smartcardByRef(api, scid);
+  const policy = await api.getPolicy(smartcard.profileTemplateUuid, workflow);
+  const values = await collectDataItems(prompter, policy, parseDataOptions(opts.data), true);
+  const { comment } = await collectComment(prompter, policy, opts.comment);
+  const requestId = await api.createRequest({
+    type: workflow,
+    smartcard: smartcard.uuid,
+    datacollection: dataCollectionBody(policy, values),
+    comment,
+    ...(reason ? { revocationreason: reason } : {}),
+  });
+  const request = await api.getRequest(requestId);
+  if (request.status === RequestStatus.Pending) return reportPending(json, requestId, commandHint(`requests complete ${requestId}`, opts));
+  const done = await api.setRequestStatus(requestId, "Completed");
+  const after = await api.getSmartcard(smartcard.uuid);
+  if (json) {
+    printJson({
+      ok: true,
+      requestId,
+      status: requestStatusName(done.status),
+      smartcardUuid: after.uuid,
+      cardId: after.cardId,
+      cardStatus: smartcardStatusName(after.status),
+      ...(reason ? { reason } : {}),
+    });
+  } else {
+    process.stdout.write(
+      `card ${after.cardId} (smart card ${after.uuid}) is now ${smartcardStatusName(after.status)}; ${workflow} request ${requestId} ${requestStatusName(done.status)}\n`,
+    );
+  }
+  return ExitCode.Ok;
+}
+
+function registerCardWorkflows(card: Command): void {
+  const workflows = [
+    ["retire", "Retire", "retire a card on the server: its certificates are revoked (cessationOfOperation)"],
+    ["revoke", "Revoke", "revoke a card's certificates (reason from --reason) and disable the card"],
+    ["disable", "Disable", "disable a card on the server: its certificates are revoked"],
+    ["reinstate", "Reinstate", "bring a suspended card back (its held certificates become valid again)"],
+  ] as const;
+  for (const [name, workflow, description] of workflows) {
+    const cmd = addServerOptions(card.command(name).description(`${description} (server)`).argument("<smartcard>", "the card's smart card uuid on the server"))
+      .option("--data <item=value>", `data collection item of the ${name} policy (repeatable)`, collectRepeatable, [])
+      .option("--comment <text>", "request comment (used when the policy collects comments)");
+    if (workflow === "Revoke") cmd.option("--reason <name>", `revocation reason: ${REVOCATION_REASONS.join(", ")}`);
+    cmd.addOption(jsonOption()).action((ref: string, opts: WorkflowOptions) => runCommand(Boolean(opts.json), () => cardWorkflow(workflow, ref, opts)));
+  }
 }

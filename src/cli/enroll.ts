@@ -1,39 +1,58 @@
 // `openclm enroll`: the seed walkthrough from the user's side. Everything that needs asking is
 // asked first; then the steps run with progress shown, and the run ends with a summary or one
 // JSON object (--json). Ctrl-C or a server error abandons the request and cleans the card.
-import { Command, Option } from "commander";
-import { ApiClient } from "../client/api.js";
+import { Command } from "commander";
+import type { ApiClient } from "../client/api.js";
 import { CardError } from "../client/card/errors.js";
 import { CardStore, type LockedCard } from "../client/card/store.js";
 import { parseDataOptions, dataCollectionBody } from "../client/enroll-input.js";
 import { needsUserPin, runEnrollment, type EnrollOutcome, type EnrollPlan } from "../client/enroll-flow.js";
 import { chooseTemplate, collectComment, collectCurrentPin, collectDataItems, collectNewPin } from "../client/enroll-prompts.js";
 import { recoverInterruptedEnrollments, resolveInterruptedEnrollment, type RecoveryOutcome } from "../client/enroll-recovery.js";
-import { EXIT_CODES_HELP, ExitCode, InputError, InterruptedError } from "../client/errors.js";
-import { StepRunner, type StepEvent } from "../client/steps.js";
-import { createProgressRenderer } from "../client/ui/progress.js";
+import { EXIT_CODES_HELP, ExitCode, InputError } from "../client/errors.js";
+import type { StepRunner } from "../client/steps.js";
+import { findSmartcardRecord } from "../client/unblock-flow.js";
 import { Prompter } from "../client/ui/prompt.js";
 import { colorsFor } from "../client/ui/terminal.js";
 import { UserPinOption } from "../client/wire-enums.js";
-import { normaliseGuid, type ProfileTemplateView } from "../client/wire.js";
-import { cardDirOption, printJson, reportError, secretFromEnv } from "./client-common.js";
+import type { ProfileTemplateView } from "../client/wire.js";
+import {
+  addServerOptions,
+  cardDirOption,
+  collectRepeatable,
+  commandHint,
+  connect,
+  guidArgument,
+  jsonOption,
+  printJson,
+  reportPending,
+  secretFromEnv,
+  startSteps,
+  type ServerOptions,
+  usageErrorsExit2,
+} from "./client-common.js";
 
-interface EnrollOptions {
-  server?: string;
-  user?: string;
+interface EnrollOptions extends ServerOptions {
   template?: string;
   card?: string;
   request?: string;
+  resume?: string;
   data: string[];
   comment?: string;
-  passwordEnv?: string;
   pinEnv?: string;
   yes?: boolean;
   json?: boolean;
   cardDir: string;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+/** --request and its alias --resume (the wording of a requester who waited for approval). */
+function continuedRequest(opts: { request?: string; resume?: string }): string | undefined {
+  if (opts.request && opts.resume && guidArgument(opts.request, "--request") !== guidArgument(opts.resume, "--resume")) {
+    throw new InputError("--request and --resume name different requests");
+  }
+  const ref = opts.resume ?? opts.request;
+  return ref === undefined ? undefined : guidArgument(ref, opts.resume ? "--resume" : "--request");
+}
 
 /**
  * Test hook: OPENCLM_TEST_CRASH_AT=<checkpoint> kills this process with SIGKILL at that point
@@ -48,6 +67,10 @@ const HELP = `
 Non-interactive use: --password-env VAR, --pin-env VAR, --data "Item=value" for each required
 item, --template, and --yes. Secrets are never taken on the command line.
 
+A request that needs approval stops the run with exit code 6; once an approver has accepted it,
+"openclm enroll --resume REQUEST" (same --server, --user and, for a physical-card template,
+--card) continues it. --request is the same option under its older name.
+
 If an earlier enroll was interrupted (Ctrl-C, crash, server error), its card holds a journal:
 the next enroll against the same server as the same user abandons that request on the server
 (or completes it if its certificates were already installed) and removes the keys it left on
@@ -56,20 +79,17 @@ the card before starting.
 ${EXIT_CODES_HELP}`;
 
 export function registerEnrollCommand(program: Command): void {
-  program
-    .command("enroll")
-    .description("enroll for a smart card profile template onto a software virtual smart card")
-    .option("--server <url>", "server URL, e.g. https://cm.example.com (env OPENCLM_SERVER)")
-    .option("--user <name>", "user name for Basic authentication (env OPENCLM_USER)")
+  const cmd = usageErrorsExit2(program.command("enroll").description("enroll for a smart card profile template onto a software virtual smart card"));
+  addServerOptions(cmd)
     .option("--template <name|uuid>", "profile template (default: ask, or the only one)")
     .option("--card <card>", "existing card (id, id prefix or file) instead of a new virtual card")
-    .option("--request <uuid>", "continue this approved request instead of creating one")
-    .option("--data <item=value>", "data collection item (repeatable)", collect, [])
+    .option("--resume <request>", "continue this request once it has been approved (after exit code 6)")
+    .option("--request <uuid>", "the same as --resume")
+    .option("--data <item=value>", "data collection item (repeatable)", collectRepeatable, [])
     .option("--comment <text>", "request comment (used when the policy collects comments)")
-    .option("--password-env <var>", "read the password from this environment variable")
     .option("--pin-env <var>", "read the PIN from this environment variable")
     .option("--yes", "do not ask for confirmation or for optional items")
-    .addOption(new Option("--json", "print one machine-readable JSON result on stdout"))
+    .addOption(jsonOption())
     .addOption(cardDirOption())
     .addHelpText("after", HELP)
     .action(async (opts: EnrollOptions) => {
@@ -79,36 +99,16 @@ export function registerEnrollCommand(program: Command): void {
 
 async function enroll(opts: EnrollOptions): Promise<number> {
   const json = Boolean(opts.json);
-  const progress = createProgressRenderer(process.stdout);
-  const listener = json
-    ? (e: StepEvent) => {
-        if (e.type === "notice") process.stderr.write(`note: ${e.message}\n`);
-      }
-    : progress.listener;
-  const steps = new StepRunner(listener);
-  const abort = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(ExitCode.Interrupted);
-    progress.pause();
-    process.stderr.write("\ninterrupted: ending the request and cleaning up the card (Ctrl-C again to quit at once)\n");
-    abort.abort();
-  };
+  const session = startSteps(json, "ending the request and cleaning up the card");
+  const { steps, progress } = session;
   let locked: LockedCard | null = null;
   const recovered: RecoveryOutcome[] = [];
   try {
-    const server = opts.server ?? process.env.OPENCLM_SERVER;
-    const user = opts.user ?? process.env.OPENCLM_USER;
-    if (!server) throw new InputError("--server URL is required");
-    if (!user) throw new InputError("--user NAME is required");
+    const requestId = continuedRequest(opts);
     const prompter = new Prompter();
     if (!opts.yes && !prompter.interactive) throw new InputError("not on a terminal: pass --yes (and --password-env, --pin-env, --data) to run unattended");
-    const password = opts.passwordEnv
-      ? secretFromEnv(opts.passwordEnv, "--password-env")
-      : await prompter.askHidden(`Password for ${user}:`, "use --password-env VAR");
-    process.on("SIGINT", onSigint);
-    const api = new ApiClient({ server, user, password, signal: abort.signal });
+    const api = await connect(opts, prompter, session.signal);
+    const user = api.user;
     const store = new CardStore(opts.cardDir);
 
     if (opts.card) {
@@ -121,8 +121,8 @@ async function enroll(opts: EnrollOptions): Promise<number> {
     // Template, policy and card configuration (walkthrough steps 1–4 and 12).
     const templates = await steps.run("templates", "Find profile templates", () => api.listProfileTemplates(), (t) => `${t.length} available`);
     let template: ProfileTemplateView;
-    if (opts.request) {
-      const request = await steps.run("read-request", "Read request", () => api.getRequest(normaliseGuid(opts.request!)));
+    if (requestId) {
+      const request = await steps.run("read-request", "Read request", () => api.getRequest(requestId));
       template = templates.find((t) => t.uuid === request.profileTemplateUuid) ?? {
         name: request.profileTemplateUuid,
         description: "",
@@ -151,7 +151,7 @@ async function enroll(opts: EnrollOptions): Promise<number> {
     progress.pause();
     let dataCollection: Record<string, string>[] = [];
     let comment = "";
-    if (!opts.request) {
+    if (!requestId) {
       const values = await collectDataItems(prompter, policy, parseDataOptions(opts.data), Boolean(opts.yes));
       dataCollection = dataCollectionBody(policy, values);
       const c = await collectComment(prompter, policy, opts.comment);
@@ -181,18 +181,18 @@ async function enroll(opts: EnrollOptions): Promise<number> {
       comment,
       pin,
       card: locked,
-      ...(opts.request ? { requestId: normaliseGuid(opts.request) } : {}),
+      ...(requestId ? { requestId } : {}),
     };
+    const cardRef = locked ? ` --card ${locked.card.cardId}` : "";
     locked = null; // the flow owns the lock from here
     const outcome = await runEnrollment(plan, { api, store, steps, checkpoint: crashHook });
-    return report(outcome, { json, user, server, template, recovered });
+    if (outcome.kind === "pending") return reportPending(json, outcome.requestId, `${commandHint("enroll", opts)} --resume ${outcome.requestId}${cardRef}`);
+    return report(outcome, { json, template, recovered });
   } catch (err) {
-    progress.pause();
-    if (abort.signal.aborted && !(err instanceof InterruptedError)) return reportError(new InterruptedError(), json);
-    return reportError(err, json);
+    return session.fail(err);
   } finally {
     locked?.release();
-    process.off("SIGINT", onSigint);
+    session.dispose();
   }
 }
 
@@ -236,17 +236,9 @@ async function openGivenCard(
 }
 
 function report(
-  outcome: EnrollOutcome,
-  ctx: { json: boolean; user: string; server: string; template: ProfileTemplateView; recovered: RecoveryOutcome[] },
+  outcome: Extract<EnrollOutcome, { kind: "completed" }>,
+  ctx: { json: boolean; template: ProfileTemplateView; recovered: RecoveryOutcome[] },
 ): number {
-  if (outcome.kind === "pending") {
-    const message =
-      `request ${outcome.requestId} awaits approval. Once it is approved, continue with: ` +
-      `openclm enroll --server ${ctx.server} --user ${ctx.user} --request ${outcome.requestId}`;
-    if (ctx.json) printJson({ ok: false, status: "Pending", requestId: outcome.requestId, message, exitCode: ExitCode.PendingApproval });
-    else process.stdout.write(`\n${colorsFor(process.stdout).yellow("Pending approval:")} ${message}\n`);
-    return ExitCode.PendingApproval;
-  }
   if (ctx.json) {
     printJson({
       ok: true,
@@ -277,4 +269,144 @@ function report(
   if (outcome.serverProposedPin) lines.push(c.yellow(`  PIN chosen by the server: ${outcome.serverProposedPin}  (write it down; it is not shown again)`));
   process.stdout.write(`${lines.join("\n")}\n`);
   return ExitCode.Ok;
+}
+
+// --- openclm renew ---------------------------------------------------------------------------
+
+interface RenewOptions extends ServerOptions {
+  card: string;
+  request?: string;
+  resume?: string;
+  data: string[];
+  comment?: string;
+  pinEnv?: string;
+  yes?: boolean;
+  json?: boolean;
+  cardDir: string;
+}
+
+const RENEW_HELP = `
+The card's server record (found by its card id) must be Active and its template must renew cards
+in place (ReuseCardOnRenew). New keys are made on the card behind its current PIN, the new
+certificates installed, the request completed; the server then marks the earlier certificates
+superseded and they are removed from the card with their keys. The card's admin key moves to
+the template's current master-secret version on the way.
+
+${EXIT_CODES_HELP}`;
+
+export function registerRenewCommand(program: Command): void {
+  const cmd = usageErrorsExit2(program.command("renew").description("renew the certificates of an enrolled card: new keys and certificates on the same card"));
+  addServerOptions(cmd)
+    .requiredOption("--card <card>", "the card to renew (id, id prefix or file)")
+    .option("--resume <request>", "continue this renewal request once it has been approved (after exit code 6)")
+    .option("--request <uuid>", "the same as --resume")
+    .option("--data <item=value>", "data collection item of the renew policy (repeatable)", collectRepeatable, [])
+    .option("--comment <text>", "request comment (used when the policy collects comments)")
+    .option("--pin-env <var>", "read the card's current PIN from this environment variable")
+    .option("--yes", "do not ask for confirmation or for optional items")
+    .addOption(jsonOption())
+    .addOption(cardDirOption())
+    .addHelpText("after", RENEW_HELP)
+    .action(async (opts: RenewOptions) => {
+      process.exitCode = await renew(opts);
+    });
+}
+
+async function renew(opts: RenewOptions): Promise<number> {
+  const json = Boolean(opts.json);
+  const session = startSteps(json, "ending the request and removing the new keys from the card");
+  const { steps, progress } = session;
+  let locked: LockedCard | null = null;
+  try {
+    const requestId = continuedRequest(opts);
+    const prompter = new Prompter();
+    if (!opts.yes && !prompter.interactive) throw new InputError("not on a terminal: pass --yes (and --password-env, --pin-env) to run unattended");
+    const api = await connect(opts, prompter, session.signal);
+    const store = new CardStore(opts.cardDir);
+    const given = await openGivenCard(api, store, steps, opts.card);
+    if (!given.locked) throw new CardError(`card ${opts.card} only held an unfinished enrollment and has been deleted; there is nothing to renew`);
+    locked = given.locked;
+    await recoverInterruptedEnrollments(api, store, steps, locked.path);
+    const card = locked.card;
+
+    const smartcard = await steps.run("find-card", "Find the card on the server", () => findSmartcardRecord(api, card.cardId), (c) => c.uuid);
+    const templates = await api.listProfileTemplates().catch((): ProfileTemplateView[] => []);
+    const template = templates.find((t) => t.uuid === smartcard.profileTemplateUuid) ?? {
+      name: smartcard.profileTemplateUuid,
+      description: "",
+      uuid: smartcard.profileTemplateUuid,
+      isSmartcard: true,
+      isVirtualSmartcard: false,
+    };
+    const policy = await steps.run("policy", "Read renewal policy", () => api.getPolicy(template.uuid, "renew"));
+    const config = await steps.run("smartcard-config", "Read smart card configuration", () => api.getSmartcardConfig(template.uuid));
+    if (!config.reuseCardOnRenew) {
+      throw new InputError(`template "${template.name}" renews onto a new card (ReuseCardOnRenew is off); this client renews cards in place only`);
+    }
+
+    progress.pause();
+    let dataCollection: Record<string, string>[] = [];
+    let comment = "";
+    if (!requestId) {
+      dataCollection = dataCollectionBody(policy, await collectDataItems(prompter, policy, parseDataOptions(opts.data), Boolean(opts.yes)));
+      const c = await collectComment(prompter, policy, opts.comment);
+      if (c.ignored) steps.notice("--comment ignored: this policy does not collect comments");
+      comment = c.comment;
+    }
+    const pin = await collectCurrentPin(prompter, opts.pinEnv ? secretFromEnv(opts.pinEnv, "--pin-env") : undefined);
+    // Checked now, so a mistyped PIN costs no request (a wrong one counts, as on any card).
+    card.verifyPin(pin);
+    card.logout();
+
+    if (!opts.yes) {
+      const go = await prompter.confirm(`Renew the certificates of card ${card.cardId} ("${template.name}")?`);
+      if (!go) {
+        process.stderr.write("nothing was requested\n");
+        return ExitCode.Ok;
+      }
+    }
+    const plan: EnrollPlan = {
+      template,
+      policy,
+      smartcardConfig: config,
+      dataCollection,
+      comment,
+      pin,
+      card: locked,
+      renew: { smartcardUuid: smartcard.uuid },
+      ...(requestId ? { requestId } : {}),
+    };
+    locked = null; // the flow owns the lock from here
+    const outcome = await runEnrollment(plan, { api, store, steps, checkpoint: crashHook });
+    if (outcome.kind === "pending") {
+      return reportPending(json, outcome.requestId, `${commandHint("renew", opts)} --card ${card.cardId} --resume ${outcome.requestId}`);
+    }
+    const removed = outcome.removedSuperseded ?? [];
+    if (json) {
+      printJson({
+        ok: true,
+        status: "Completed",
+        requestId: outcome.requestId,
+        smartcardUuid: outcome.smartcardUuid,
+        cardId: outcome.cardId,
+        template: { name: template.name, uuid: template.uuid },
+        certificates: outcome.certificates,
+        removedSuperseded: removed,
+      });
+      return ExitCode.Ok;
+    }
+    const c = colorsFor(process.stdout);
+    const lines = ["", c.green(c.bold("Renewal complete.")), `  Card         ${outcome.cardId}`, `  Request      ${outcome.requestId}`];
+    for (const cert of outcome.certificates) {
+      lines.push(`  Certificate  ${cert.subject}`, `    Serial     ${cert.serialNumber}`, `    Expires    ${cert.notAfter}`);
+    }
+    for (const serial of removed) lines.push(`  Removed      superseded certificate ${serial} and its key`);
+    process.stdout.write(`${lines.join("\n")}\n`);
+    return ExitCode.Ok;
+  } catch (err) {
+    return session.fail(err);
+  } finally {
+    locked?.release();
+    session.dispose();
+  }
 }

@@ -3,7 +3,11 @@ import "reflect-metadata";
 import { Command } from "commander";
 import { registerServeCommand } from "./serve.js";
 import { registerCardCommands } from "./card.js";
-import { registerEnrollCommand } from "./enroll.js";
+import { registerEnrollCommand, registerRenewCommand } from "./enroll.js";
+import { registerRequestsCommands } from "./requests.js";
+import { registerUnblockCommand } from "./unblock.js";
+import { registerHelpdeskCommands } from "./helpdesk.js";
+import { registerProfileCommands } from "./profile.js";
 
 const program = new Command();
 program
@@ -13,4 +17,9 @@ program
 registerServeCommand(program);
 registerEnrollCommand(program);
 registerCardCommands(program);
+registerRenewCommand(program);
+registerUnblockCommand(program);
+registerRequestsCommands(program);
+registerHelpdeskCommands(program);
+registerProfileCommands(program);
 await program.parseAsync(process.argv);

@@ -5,15 +5,22 @@ import {
   idFromCreatedUri,
   parseBase64String,
   parseCertificateAnswers,
+  parseClmCertificates,
   parseGenerationOptions,
+  parseProfile,
+  parseProfiles,
   parseProfileTemplates,
   parseRequest,
+  parseRequests,
   parseSmartcard,
   parseSmartcardConfig,
+  parseSmartcards,
   parseWorkflowPolicy,
   ProtocolError,
   type CertificateAnswer,
+  type ClmCertificateView,
   type GenerationOption,
+  type ProfileView,
   type ProfileTemplateView,
   type RequestView,
   type SmartcardConfig,
@@ -48,12 +55,23 @@ export function apiBaseUrl(server: string): string {
   return `${url.origin}${path}`;
 }
 
+/**
+ * POST /requests (SPEC §7.1): `profiletemplateuuid` for the creating types (Enroll, Duplicate,
+ * TemporaryEnroll), `smartcard` or `profile` for the types acting on an existing credential.
+ */
 export interface CreateRequestBody {
   type: string;
-  profiletemplateuuid: string;
+  profiletemplateuuid?: string;
+  smartcard?: string;
+  profile?: string;
+  target?: string;
   datacollection: Record<string, string>[];
   comment: string;
+  /** Revoke only: an RFC 5280 reason name, e.g. keyCompromise. */
+  revocationreason?: string;
 }
+
+export type ApprovalDecision = "Approve" | "Deny";
 
 type Query = Record<string, string | undefined>;
 
@@ -153,8 +171,18 @@ export class ApiClient {
     return parseRequest(await this.#json("GET", `/requests/${enc(requestId)}`));
   }
 
+  /** `status`: a request status name (Pending, Approved, …) or none for every visible request. */
+  async listRequests(status?: string): Promise<RequestView[]> {
+    return parseRequests(await this.#json("GET", "/requests", { query: { status } }));
+  }
+
   async setRequestStatus(requestId: string, status: "Completed" | "Canceled" | "Abandoned"): Promise<RequestView> {
     return parseRequest(await this.#json("PUT", `/requests/${enc(requestId)}`, { body: { status } }));
+  }
+
+  /** An approver's decision (ext endpoint); answers the request as it stands afterwards. */
+  async decideRequest(requestId: string, decision: ApprovalDecision, comment: string): Promise<RequestView> {
+    return parseRequest(await this.#json("POST", `/requests/${enc(requestId)}/approvals`, { body: { decision, comment } }));
   }
 
   async bindSmartcard(requestId: string, cardId: string, atr: string): Promise<string> {
@@ -163,6 +191,32 @@ export class ApiClient {
 
   async getSmartcard(smartcardUuid: string): Promise<SmartcardView> {
     return parseSmartcard(await this.#json("GET", `/smartcards/${enc(smartcardUuid)}`));
+  }
+
+  /** The caller's cards, or every visible server record of one card id (`?cardid=`). */
+  async listSmartcards(cardId?: string): Promise<SmartcardView[]> {
+    return parseSmartcards(await this.#json("GET", "/smartcards", { query: { cardid: cardId } }));
+  }
+
+  async getSmartcardCertificates(smartcardUuid: string): Promise<ClmCertificateView[]> {
+    return parseClmCertificates(await this.#json("GET", `/smartcards/${enc(smartcardUuid)}/certificates`));
+  }
+
+  async listProfiles(status?: string): Promise<ProfileView[]> {
+    return parseProfiles(await this.#json("GET", "/profiles", { query: { status } }));
+  }
+
+  async getProfile(profileUuid: string): Promise<ProfileView> {
+    return parseProfile(await this.#json("GET", `/profiles/${enc(profileUuid)}`));
+  }
+
+  async getProfileCertificates(profileUuid: string): Promise<ClmCertificateView[]> {
+    return parseClmCertificates(await this.#json("GET", `/profiles/${enc(profileUuid)}/certificates`));
+  }
+
+  /** The caller's certificates, long form (status, validity), retired ones left out. */
+  async listCertificates(): Promise<ClmCertificateView[]> {
+    return parseClmCertificates(await this.#json("GET", "/certificates"));
   }
 
   async getDiversifiedKey(requestId: string, smartcardUuid: string, cardId: string, atr: string): Promise<Buffer> {
@@ -196,8 +250,9 @@ export class ApiClient {
     return parseGenerationOptions(await this.#json("GET", `/requests/${enc(requestId)}/certificaterequestgenerationoptions`));
   }
 
-  async submitCertificateRequests(requestId: string, csrs: Uint8Array[]): Promise<CertificateAnswer[]> {
-    const body = { pfxpassword: "", certificaterequests: csrs.map((c) => Buffer.from(c).toString("base64")) };
+  /** `pfxPassword` protects server-generated keys (software profiles, Recover); "" when there are none. */
+  async submitCertificateRequests(requestId: string, csrs: Uint8Array[], pfxPassword = ""): Promise<CertificateAnswer[]> {
+    const body = { pfxpassword: pfxPassword, certificaterequests: csrs.map((c) => Buffer.from(c).toString("base64")) };
     return parseCertificateAnswers(await this.#json("POST", `/requests/${enc(requestId)}/certificatedata`, { body }));
   }
 

@@ -25,6 +25,8 @@ export interface CardView {
   keys: KeyView[];
   caCertificates: CertificateInfo[];
   unfinishedEnrollment: EnrollmentJournal | null;
+  /** An outstanding offline-unblock challenge (hex), waiting for the helpdesk's response. */
+  offlineUnblockChallenge: { challenge: string; expiresAt: string } | null;
 }
 
 export function cardView(card: VirtualSmartCard, file: string): CardView {
@@ -46,7 +48,14 @@ export function cardView(card: VirtualSmartCard, file: string): CardView {
     })),
     caCertificates: card.caCertificates().map((c) => certificateInfo(c)),
     unfinishedEnrollment: card.journal,
+    offlineUnblockChallenge: offlineChallengeView(card),
   };
+}
+
+function offlineChallengeView(card: VirtualSmartCard): CardView["offlineUnblockChallenge"] {
+  const pending = card.pendingChallenge();
+  if (!pending || pending.purpose !== "offline-unblock") return null;
+  return { challenge: pending.value.toString("hex").toUpperCase(), expiresAt: pending.expiresAt };
 }
 
 export function pinStatusText(pin: PinStatus): string {

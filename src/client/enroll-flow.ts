@@ -15,7 +15,7 @@ import { InputError } from "./errors.js";
 import { resolveInterruptedEnrollment } from "./enroll-recovery.js";
 import { installCertificateAnswer, CertificateMismatchError } from "./install.js";
 import type { StepRunner } from "./steps.js";
-import { RequestStatus, requestStatusName, UserPinOption } from "./wire-enums.js";
+import { CertificateStatus, RequestStatus, RequestType, requestStatusName, UserPinOption } from "./wire-enums.js";
 import { EMPTY_GUID, ProtocolError, type ProfileTemplateView, type SmartcardConfig, type WorkflowPolicy } from "./wire.js";
 
 export interface EnrollPlan {
@@ -30,6 +30,11 @@ export interface EnrollPlan {
   card: LockedCard | null;
   /** Continue this already created (approved) request instead of creating one. */
   requestId?: string;
+  /**
+   * Renew the card's certificates in place (ReuseCardOnRenew): the request names this server
+   * record of `card`, new keys are made on the same card, and `pin` is the card's current PIN.
+   */
+  renew?: { smartcardUuid: string };
 }
 
 export interface EnrollDeps {
@@ -55,6 +60,8 @@ export type EnrollOutcome =
       certificates: IssuedCertificateInfo[];
       /** Only when the server chose the PIN (ServerDistributed/Randomized): the user must learn it. */
       serverProposedPin?: string;
+      /** Renew: serial numbers of the superseded certificates removed from the card with their keys. */
+      removedSuperseded?: string[];
     }
   | { kind: "pending"; requestId: string };
 
@@ -69,6 +76,7 @@ class Enrollment {
   #requestId: string | null;
   #locked: LockedCard | null;
   #cardCreated = false;
+  #createdRequest = false;
   #journal: EnrollmentJournal | null = null;
 
   constructor(plan: EnrollPlan, deps: EnrollDeps) {
@@ -96,15 +104,15 @@ class Enrollment {
     const plan = this.#plan;
     try {
       if (!this.#requestId) {
-        this.#requestId = await steps.run("create-request", "Create request", () =>
+        this.#requestId = await steps.run("create-request", plan.renew ? "Create renewal request" : "Create request", () =>
           api.createRequest({
-            type: "Enroll",
-            profiletemplateuuid: plan.template.uuid,
+            ...(plan.renew ? { type: "Renew", smartcard: plan.renew.smartcardUuid } : { type: "Enroll", profiletemplateuuid: plan.template.uuid }),
             datacollection: plan.dataCollection,
             comment: plan.comment,
           }),
           (id) => id,
         );
+        this.#createdRequest = true;
         this.#checkpoint("after-create-request");
       }
       const requestId = this.#requestId;
@@ -115,16 +123,36 @@ class Enrollment {
       if (request.status !== RequestStatus.Approved) {
         throw new InputError(`request ${requestId} is ${requestStatusName(request.status)}; only an Approved request can be executed`);
       }
-      if (request.newSmartcardUuid !== EMPTY_GUID) {
+      if (plan.renew) {
+        const scid = plan.renew.smartcardUuid;
+        if (request.requestType !== RequestType.Renew || request.oldSmartcardUuid !== scid) {
+          throw new InputError(`request ${requestId} is not a renewal of smart card ${scid}`);
+        }
+        if (request.newSmartcardUuid !== scid) {
+          throw new InputError(`request ${requestId} renews onto a new card; this client renews cards in place only`);
+        }
+      } else if (request.newSmartcardUuid !== EMPTY_GUID) {
         throw new InputError(`request ${requestId} already has smart card ${request.newSmartcardUuid} bound to it`);
       }
 
       await this.#prepareCard();
-      const smartcardUuid = await this.#bind(requestId);
-      this.#checkpoint("after-bind");
-      await this.#establishAdminKey(requestId, smartcardUuid);
-      this.#checkpoint("after-key-release");
-      const { pin, serverProposedPin } = await this.#setPin(requestId, smartcardUuid);
+      let smartcardUuid: string;
+      let pin: string;
+      let serverProposedPin: string | undefined;
+      if (plan.renew) {
+        // Same card: nothing to bind, PIN and admin key stay; the admin key moves to the
+        // current master-secret version once the new certificates are on the card.
+        smartcardUuid = plan.renew.smartcardUuid;
+        if (!plan.pin) throw new InputError("the card's PIN is needed to make the new keys");
+        pin = plan.pin;
+      } else {
+        smartcardUuid = await this.#bind(requestId);
+        this.#checkpoint("after-bind");
+        await this.#establishAdminKey(requestId, smartcardUuid);
+        this.#checkpoint("after-key-release");
+        ({ pin, serverProposedPin } = await this.#setPin(requestId, smartcardUuid));
+      }
+      const previous = this.#card.containers().filter((c) => c.certificate).map((c) => c.id);
       const csrs = await this.#generateRequests(requestId, pin);
       this.#record("certificatedata");
       this.#checkpoint("before-certificatedata");
@@ -132,12 +160,14 @@ class Enrollment {
       this.#checkpoint("after-certificatedata");
       this.#record("install");
       const certificates = await steps.run("install", "Install certificates", () => this.#install(answers));
+      if (plan.renew) await this.#moveAdminKey(requestId, smartcardUuid);
       this.#record("complete");
       this.#checkpoint("before-complete");
       await steps.run("complete", "Complete request", () => api.setRequestStatus(requestId, "Completed"), (r) =>
         requestStatusName(r.status),
       );
       this.#card.setJournal(null);
+      const removedSuperseded = plan.renew ? await this.#removeSuperseded(previous) : undefined;
       return {
         kind: "completed",
         requestId,
@@ -147,6 +177,7 @@ class Enrollment {
         cardCreated: this.#cardCreated,
         certificates,
         ...(serverProposedPin ? { serverProposedPin } : {}),
+        ...(removedSuperseded ? { removedSuperseded } : {}),
       };
     } catch (err) {
       await this.#cleanUp();
@@ -180,8 +211,8 @@ class Enrollment {
       requestId: this.#requestId!,
       templateUuid: this.#plan.template.uuid,
       templateName: this.#plan.template.name,
-      smartcardUuid: null,
-      step: "bind",
+      smartcardUuid: this.#plan.renew?.smartcardUuid ?? null,
+      step: this.#plan.renew ? "keygen" : "bind",
       createdCard: this.#cardCreated,
       containerIds: [],
       startedAt: now,
@@ -240,6 +271,57 @@ class Enrollment {
       }
       throw new AdminAuthError("the card's admin key is neither the template's default key nor the card's diversified key");
     }, (how) => how);
+  }
+
+  /**
+   * Renew: the card takes the diversified key of the current master-secret version (SPEC §9),
+   * opened with a response under the key it holds now. Done after installation, so a failure
+   * earlier leaves the card's admin key untouched.
+   */
+  async #moveAdminKey(requestId: string, smartcardUuid: string): Promise<void> {
+    if (!this.#plan.smartcardConfig.diversifyAdminKey) return;
+    const { api, steps } = this.#deps;
+    const card = this.#card;
+    await steps.run("admin-key", "Update card admin key", async () => {
+      const current = await api.getDiversifiedKey(requestId, smartcardUuid, card.cardId, card.atr);
+      try {
+        if (!(await this.#adminAuth(requestId, smartcardUuid, true))) {
+          throw new AdminAuthError("the server's admin response does not open the card");
+        }
+        card.changeAdminKey(current);
+      } finally {
+        current.fill(0);
+      }
+    });
+  }
+
+  /**
+   * After a completed renewal the server has superseded the card's earlier certificates; their
+   * keys are removed from the card. Best effort: the renewal stands whatever happens here.
+   */
+  async #removeSuperseded(previous: string[]): Promise<string[]> {
+    const { api, steps } = this.#deps;
+    const card = this.#card;
+    if (previous.length === 0) return [];
+    try {
+      return await steps.run("remove-superseded", "Remove superseded certificates from card", async () => {
+        const superseded = new Set(
+          (await api.listCertificates()).filter((c) => c.status === CertificateStatus.Superseded).map((c) => normaliseSerial(c.serialNumber)),
+        );
+        const removed: string[] = [];
+        for (const c of card.containers()) {
+          if (!previous.includes(c.id) || !c.certificate) continue;
+          const serial = certificateInfo(c.certificate).serialNumber;
+          if (!superseded.has(normaliseSerial(serial))) continue;
+          card.deleteContainer(c.id);
+          removed.push(serial);
+        }
+        return removed;
+      }, (r) => `${r.length} removed`);
+    } catch (err) {
+      steps.notice(`superseded certificates stay on card ${card.cardId}: ${(err as Error).message}`);
+      return [];
+    }
   }
 
   async #setPin(requestId: string, smartcardUuid: string): Promise<{ pin: string; serverProposedPin?: string }> {
@@ -331,8 +413,9 @@ class Enrollment {
         .catch((err: unknown) => steps.notice(`clean-up failed: ${(err as Error).message}`));
       return;
     }
-    // The request exists but no card carries its journal yet (the card was never created).
-    if (this.#requestId && !this.#locked) {
+    // The request exists but no card carries its journal yet (the card was never created, or
+    // the run stopped before touching the given card).
+    if (this.#requestId && (!this.#locked || this.#createdRequest)) {
       const requestId = this.#requestId;
       await steps
         .run("cleanup", "Cancel unfinished request", async () => {
@@ -343,6 +426,11 @@ class Enrollment {
         .catch((err: unknown) => steps.notice(`request ${requestId} could not be canceled: ${(err as Error).message}`));
     }
   }
+}
+
+/** Serial numbers compare equal whatever case and leading zeros each side used. */
+export function normaliseSerial(serial: string): string {
+  return serial.trim().toUpperCase().replace(/^0+(?=.)/, "");
 }
 
 export function runEnrollment(plan: EnrollPlan, deps: EnrollDeps): Promise<EnrollOutcome> {

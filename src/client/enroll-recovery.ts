@@ -36,7 +36,7 @@ function allInstalled(card: LockedCard["card"], journal: EnrollmentJournal): boo
   return journal.containerIds.length > 0 && journal.containerIds.every((id) => byId.get(id)?.certificate);
 }
 
-async function endRequest(api: ApiClient, requestId: string, status: number): Promise<{ action: RecoveryOutcome["serverAction"]; status: number }> {
+export async function endRequest(api: ApiClient, requestId: string, status: number): Promise<{ action: RecoveryOutcome["serverAction"]; status: number }> {
   try {
     const r = await api.setRequestStatus(requestId, "Abandoned");
     return { action: "abandoned", status: r.status };
@@ -47,6 +47,16 @@ async function endRequest(api: ApiClient, requestId: string, status: number): Pr
     const r = await api.setRequestStatus(requestId, "Canceled");
     return { action: "canceled", status: r.status };
   }
+}
+
+/**
+ * Ends a request this run created or continued and could not finish: Abandoned (or Canceled
+ * when the server refuses that). A request already in a final state is left as it is.
+ */
+export async function endUnfinishedRequest(api: ApiClient, requestId: string): Promise<number> {
+  const request = await api.getRequest(requestId);
+  if (FINAL_REQUEST_STATUSES.includes(request.status)) return request.status;
+  return (await endRequest(api, requestId, request.status)).status;
 }
 
 /**

@@ -58,7 +58,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   3   authentication failed (server said 401)
   4   not allowed or not visible to you (server said 403 or 404)
   5   server or network problem (5xx, 429, unreachable, timeout, unexpected answer)
-  6   request created but awaiting approval (enroll)
+  6   request created but awaiting approval (the message says how to continue once approved)
   7   card problem: PIN blocked, admin authentication failed, card busy or unreadable
   130 interrupted (Ctrl-C)`;
 

@@ -151,6 +151,8 @@ export interface SmartcardConfig {
   createVirtualSmartcard: boolean;
   doNotInstallCaCertificates: boolean;
   maximumNumberOfCertificates: number;
+  /** Renew re-uses the card (true, the default) or needs a new one. */
+  reuseCardOnRenew: boolean;
 }
 
 function parseCharacterSet(v: unknown): PinCharacterSet {
@@ -190,28 +192,82 @@ export function parseSmartcardConfig(body: unknown): SmartcardConfig {
     createVirtualSmartcard: bool(o, "CreateVirtualSmartcard"),
     doNotInstallCaCertificates: bool(o, "DoNotInstallCaCertificates"),
     maximumNumberOfCertificates: num(o, "MaximumNumberOfCertificates"),
+    reuseCardOnRenew: bool(o, "ReuseCardOnRenew", true),
   };
 }
 
 export interface RequestView {
   uuid: string;
   requestType: number;
+  /** OpenCLM's extension `Workflow` (e.g. "Revoke", which shares RequestType 4 with Disable); null from other servers. */
+  workflow: string | null;
   status: number;
   newSmartcardUuid: string;
+  oldSmartcardUuid: string;
+  newProfileUuid: string;
+  oldProfileUuid: string;
   profileTemplateUuid: string;
   targetUserUuid: string;
+  originatorUserUuid: string;
+  /** ISO date, or null when unset (`0001-01-01T00:00:00`). */
+  submitted: string | null;
+  completed: string | null;
+  comment: string;
+  dataCollection: { name: string; value: string }[];
+  isEnrollmentAgent: boolean;
+  /** Extension properties; null when the server does not send them. */
+  approvalsNeeded: number | null;
+  approvals: number | null;
+}
+
+function wireDate(o: Obj, name: string): string | null {
+  const v = str(o, name);
+  if (v === "" || v.startsWith("0001-01-01")) return null;
+  const t = Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(v) ? v : `${v}Z`);
+  return Number.isNaN(t) ? v : new Date(t).toISOString();
+}
+
+function optionalNum(o: Obj, name: string): number | null {
+  return field(o, name) === undefined ? null : num(o, name);
+}
+
+function parseRequestData(v: unknown): { name: string; value: string }[] {
+  if (!Array.isArray(v)) return [];
+  return v.filter(isObj).flatMap((item) => {
+    const name = field(item, "Name");
+    if (typeof name === "string") return [{ name, value: str(item, "Value") }];
+    // the lenient {"<item name>": "<value>"} form
+    return Object.entries(item).map(([k, value]) => ({ name: k, value: typeof value === "string" ? value : String(value) }));
+  });
 }
 
 export function parseRequest(body: unknown): RequestView {
   const o = asObj(body, "a request");
+  const workflow = field(o, "Workflow");
   return {
     uuid: guid(o, "Uuid"),
     requestType: num(o, "RequestType"),
+    workflow: typeof workflow === "string" && workflow !== "" ? workflow : null,
     status: num(o, "Status"),
     newSmartcardUuid: guid(o, "NewSmartcardUuid"),
+    oldSmartcardUuid: guid(o, "OldSmartcardUuid"),
+    newProfileUuid: guid(o, "NewProfileUuid"),
+    oldProfileUuid: guid(o, "OldProfileUuid"),
     profileTemplateUuid: guid(o, "ProfileTemplateUuid"),
     targetUserUuid: guid(o, "TargetUserUuid"),
+    originatorUserUuid: guid(o, "OriginatorUserUuid"),
+    submitted: wireDate(o, "Submitted"),
+    completed: wireDate(o, "Completed"),
+    comment: str(o, "Comment"),
+    dataCollection: parseRequestData(field(o, "DataCollection")),
+    isEnrollmentAgent: bool(o, "IsEnrollmentAgent"),
+    approvalsNeeded: optionalNum(o, "ApprovalsNeeded"),
+    approvals: optionalNum(o, "Approvals"),
   };
+}
+
+export function parseRequests(body: unknown): RequestView[] {
+  return list(body, "a request list").map(parseRequest);
 }
 
 export interface SmartcardView {
@@ -220,11 +276,77 @@ export interface SmartcardView {
   /** The card id, braces removed, lower case. */
   cardId: string;
   atr: string;
+  profileTemplateUuid: string;
+  assignedUserUuid: string;
 }
 
 export function parseSmartcard(body: unknown): SmartcardView {
   const o = asObj(body, "a smart card");
-  return { uuid: guid(o, "Uuid"), status: num(o, "Status"), cardId: normaliseGuid(str(o, "SerialNumber")), atr: str(o, "Atr") };
+  return {
+    uuid: guid(o, "Uuid"),
+    status: num(o, "Status"),
+    cardId: normaliseGuid(str(o, "SerialNumber")),
+    atr: str(o, "Atr"),
+    profileTemplateUuid: guid(o, "ProfileTemplateUuid"),
+    assignedUserUuid: guid(o, "AssignedUserUuid"),
+  };
+}
+
+export function parseSmartcards(body: unknown): SmartcardView[] {
+  return list(body, "a smart card list").map(parseSmartcard);
+}
+
+export interface ProfileView {
+  uuid: string;
+  status: number;
+  profileTemplateUuid: string;
+  assignedUserUuid: string;
+  operations: string[];
+}
+
+export function parseProfile(body: unknown): ProfileView {
+  const o = asObj(body, "a profile");
+  const ops = field(o, "ProfileOperations");
+  return {
+    uuid: guid(o, "Uuid"),
+    status: num(o, "Status"),
+    profileTemplateUuid: guid(o, "ProfileTemplateUuid"),
+    assignedUserUuid: guid(o, "AssignedUserUuid"),
+    operations: Array.isArray(ops) ? ops.filter((x): x is string => typeof x === "string") : [],
+  };
+}
+
+export function parseProfiles(body: unknown): ProfileView[] {
+  return list(body, "a profile list").map(parseProfile);
+}
+
+/** X509ClmCertificate (SPEC §5.9); the long-form fields are null in the short form. */
+export interface ClmCertificateView {
+  serialNumber: string;
+  thumbprint: string;
+  templateCommonName: string;
+  archivedOnCa: boolean;
+  subject: string | null;
+  notBefore: string | null;
+  notAfter: string | null;
+  status: number | null;
+}
+
+export function parseClmCertificates(body: unknown): ClmCertificateView[] {
+  return list(body, "a certificate list").map((v) => {
+    const o = asObj(v, "a certificate");
+    const subject = field(o, "Subject");
+    return {
+      serialNumber: str(o, "SerialNumber").toUpperCase(),
+      thumbprint: str(o, "Thumbprint").toUpperCase(),
+      templateCommonName: str(o, "TemplateCommonName"),
+      archivedOnCa: bool(o, "ArchivedOnCa"),
+      subject: typeof subject === "string" ? subject : null,
+      notBefore: wireDate(o, "NotBefore"),
+      notAfter: wireDate(o, "NotAfter"),
+      status: optionalNum(o, "Status"),
+    };
+  });
 }
 
 export interface GenerationOption {

@@ -4,6 +4,7 @@ import { adminChallengeResponse } from "../../src/client/card/des.js";
 import { CardStore } from "../../src/client/card/store.js";
 import { runEnrollment, type EnrollPlan } from "../../src/client/enroll-flow.js";
 import { StepRunner, type StepEvent } from "../../src/client/steps.js";
+import { runOnlineUnblock } from "../../src/client/unblock-flow.js";
 import { DEFAULT_KEY_HEX, fakeDiversifiedKey, startFakeCm } from "./support/fake-cm.js";
 import { tempDir } from "./support/tmp.js";
 
@@ -107,5 +108,44 @@ describe("enrollment flow (fake server)", () => {
     const { outcome, store } = await enroll(fake);
     expect(outcome).toMatchObject({ kind: "pending" });
     expect(store.list()).toEqual([]);
+  });
+});
+
+describe("online unblock flow (fake server)", () => {
+  it("sets the PIN the server proposes when the template says so, and completes the request", async () => {
+    fake = await startFakeCm({ userPinOption: 2 });
+    const { outcome, store } = await enroll(fake, { pin: null });
+    if (outcome.kind !== "completed") throw new Error("expected a completed enrollment");
+    const locked = store.openLocked(outcome.cardId);
+    try {
+      const card = locked.card;
+      card.changePin(fake.serverPin, "user-changed-1");
+      for (let i = 0; i < 4; i++) expect(() => card.verifyPin("wrong-pin-x")).toThrow();
+      expect(card.pinStatus().blocked).toBe(true);
+
+      const api = new ApiClient({ server: fake.url, user: "alice", password: "alice" });
+      const smartcard = await api.getSmartcard(outcome.smartcardUuid);
+      const config = await api.getSmartcardConfig(fake.template.uuid);
+      const events: StepEvent[] = [];
+      const done = await runOnlineUnblock(
+        { card, smartcard, config, newPin: null, dataCollection: [], comment: "" },
+        { api, steps: new StepRunner((e) => events.push(e)) },
+      );
+      expect(done).toMatchObject({ kind: "completed", serverProposedPin: fake.serverPin, pin: { blocked: false } });
+      expect(events.filter((e) => e.type === "done").map((e) => (e as { title: string }).title)).toEqual([
+        "Create unblock request",
+        "Check request status",
+        "Get server-proposed PIN",
+        "Authenticate to card with the server's response",
+        "Set server-proposed PIN",
+        "Complete request",
+      ]);
+      expect(() => card.verifyPin(fake!.serverPin)).not.toThrow();
+      expect(fake.requests.get(done.requestId)!.status).toBe(8);
+      const proposed = fake.seen.filter((r) => r.url.pathname.endsWith("/serverproposedpin"));
+      expect(proposed.at(-1)!.url.pathname).toContain(outcome.smartcardUuid);
+    } finally {
+      locked.release();
+    }
   });
 });

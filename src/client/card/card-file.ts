@@ -40,6 +40,16 @@ export interface EnrollmentJournal {
   updatedAt: string;
 }
 
+export interface PendingChallengeRecord {
+  /** 8 bytes, base64. */
+  value: string;
+  issuedAt: string;
+  /** Absent in files written before offline unblock existed: issuedAt + the default lifetime. */
+  expiresAt?: string;
+  /** "offline-unblock" for a challenge shown to the user to read out to the helpdesk. */
+  purpose?: "admin" | "offline-unblock";
+}
+
 export interface CardFileData {
   format: typeof CARD_FILE_FORMAT;
   version: typeof CARD_FILE_VERSION;
@@ -53,7 +63,7 @@ export interface CardFileData {
   pinMaxAttempts: number;
   pinRetriesLeft: number;
   /** The outstanding admin challenge; one-shot, cleared by any authentication attempt. */
-  challenge: { value: string; issuedAt: string } | null;
+  challenge: PendingChallengeRecord | null;
   containers: KeyContainerRecord[];
   caCertificates: string[];
   enrollment: EnrollmentJournal | null;

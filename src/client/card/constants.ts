@@ -12,6 +12,12 @@ export const CHALLENGE_LENGTH = 8;
 /** A challenge older than this is refused, so a leaked one cannot be answered days later. */
 export const CHALLENGE_LIFETIME_MS = 5 * 60 * 1000;
 
+/**
+ * An offline-unblock challenge is read out to the helpdesk and answered later by hand, so it
+ * lives longer; it is still one-shot, and any other admin challenge replaces it.
+ */
+export const OFFLINE_CHALLENGE_LIFETIME_MS = 60 * 60 * 1000;
+
 /** Card-level PIN limits (a template's policy may be stricter, never looser). */
 export const CARD_PIN_MIN_BYTES = 4;
 export const CARD_PIN_MAX_BYTES = 127;

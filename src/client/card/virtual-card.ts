@@ -2,7 +2,7 @@
 // ever unwrapped for the one operation that needs them, and every state change is persisted
 // before the call returns, so a killed process never leaves the card more permissive.
 import { randomBytes, randomUUID } from "node:crypto";
-import type { CardFileData, EnrollmentJournal, KeyContainerRecord } from "./card-file.js";
+import type { CardFileData, EnrollmentJournal, KeyContainerRecord, PendingChallengeRecord } from "./card-file.js";
 import { CARD_FILE_FORMAT, CARD_FILE_VERSION } from "./card-file.js";
 import { ADMIN_KEY_LENGTH, CHALLENGE_LENGTH, CHALLENGE_LIFETIME_MS, DEFAULT_PIN_MAX_ATTEMPTS, TPM_VSC_ATR } from "./constants.js";
 import { adminChallengeResponse, responsesEqual } from "./des.js";
@@ -37,6 +37,19 @@ export interface PinStatus {
   maxAttempts: number;
 }
 
+export interface ChallengeOptions {
+  lifetimeMs?: number;
+  purpose?: "admin" | "offline-unblock";
+}
+
+/** The card's outstanding admin challenge (not a secret: it is what a response must encrypt). */
+export interface PendingChallenge {
+  value: Buffer;
+  issuedAt: string;
+  expiresAt: string;
+  purpose: "admin" | "offline-unblock";
+}
+
 export interface CreateCardOptions {
   adminKey: Uint8Array;
   pin?: string;
@@ -55,6 +68,10 @@ function checkAdminKey(key: Uint8Array): void {
 function checkMaxAttempts(n: number): number {
   if (!Number.isInteger(n) || n < 1 || n > 255) throw new CardError("PIN attempts must be between 1 and 255");
   return n;
+}
+
+function challengeExpiry(c: PendingChallengeRecord): string {
+  return c.expiresAt ?? new Date(Date.parse(c.issuedAt) + CHALLENGE_LIFETIME_MS).toISOString();
 }
 
 export class VirtualSmartCard {
@@ -129,12 +146,26 @@ export class VirtualSmartCard {
   // --- admin authentication -------------------------------------------------------------------
 
   /** A fresh 8-byte challenge; it replaces any earlier one and is valid for one attempt. */
-  getChallenge(now: number = Date.now()): Buffer {
+  getChallenge(now: number = Date.now(), opts: ChallengeOptions = {}): Buffer {
     const challenge = randomBytes(CHALLENGE_LENGTH);
-    this.#data.challenge = { value: challenge.toString("base64"), issuedAt: new Date(now).toISOString() };
+    this.#data.challenge = {
+      value: challenge.toString("base64"),
+      issuedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + (opts.lifetimeMs ?? CHALLENGE_LIFETIME_MS)).toISOString(),
+      purpose: opts.purpose ?? "admin",
+    };
     this.#adminAuthenticated = false;
     this.#save();
     return challenge;
+  }
+
+  /** The outstanding challenge while it can still be answered, else null. */
+  pendingChallenge(now: number = Date.now()): PendingChallenge | null {
+    const c = this.#data.challenge;
+    if (!c) return null;
+    const expiresAt = challengeExpiry(c);
+    if (now > Date.parse(expiresAt)) return null;
+    return { value: Buffer.from(c.value, "base64"), issuedAt: c.issuedAt, expiresAt, purpose: c.purpose ?? "admin" };
   }
 
   authenticateAdmin(response: Uint8Array, now: number = Date.now()): void {
@@ -144,7 +175,7 @@ export class VirtualSmartCard {
     // Consumed before checking, so a response can never be tried twice against one challenge.
     this.#data.challenge = null;
     this.#save();
-    if (now - Date.parse(pending.issuedAt) > CHALLENGE_LIFETIME_MS) {
+    if (now > Date.parse(challengeExpiry(pending))) {
       throw new AdminAuthError("the admin challenge has expired: ask the card for a new one");
     }
     const adminKey = this.#deviceKey.unwrap(this.#data.adminKey, adminKeyContext(this.cardId));

@@ -45,7 +45,7 @@ export async function startFakeCm(template: Partial<FakeTemplate> = {}) {
   const dir = tempDir();
   const f = (n: string) => join(dir, n);
   execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f("ca.key"), "-out", f("ca.pem"), "-subj", "/CN=Fake CA", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE"], { stdio: "ignore" });
-  const requests = new Map<string, { status: number; card: string | null; scid: string | null }>();
+  const requests = new Map<string, { status: number; card: string | null; scid: string | null; type: string; old: string | null }>();
   const cards = new Map<string, { cardId: string; status: number }>();
   const serverPin = "server-chosen-PIN-42";
   let n = 0;
@@ -80,7 +80,7 @@ export async function startFakeCm(template: Partial<FakeTemplate> = {}) {
     }
     if (req.method === "POST" && path === "/requests") {
       const id = randomUUID();
-      requests.set(id, { status: t.approvals > 0 ? 16 : 3, card: null, scid: null });
+      requests.set(id, { status: t.approvals > 0 ? 16 : 3, card: null, scid: null, type: String(body.type), old: body.smartcard ?? null });
       return json(res, 201, `api/v1.0/requests/${id}`);
     }
     if ((m = /^\/requests\/([^/]+)$/.exec(path))) {
@@ -88,7 +88,15 @@ export async function startFakeCm(template: Partial<FakeTemplate> = {}) {
       if (!r) return json(res, 404, { Message: "no such request", ErrorCode: "not_found", CorrelationId: randomUUID() });
       if (req.method === "PUT") r.status = { Completed: 8, Abandoned: 19, Canceled: 17 }[body.status as string]!;
       if (r.status === 8 && r.scid) cards.get(r.scid)!.status = 3;
-      return json(res, 200, { Uuid: m[1], Status: r.status, RequestType: 1, NewSmartcardUuid: r.scid ?? "00000000-0000-0000-0000-000000000000", ProfileTemplateUuid: t.uuid });
+      const none = "00000000-0000-0000-0000-000000000000";
+      return json(res, 200, {
+        Uuid: m[1],
+        Status: r.status,
+        RequestType: ({ Enroll: 1, Unblock: 5 } as Record<string, number>)[r.type] ?? 1,
+        NewSmartcardUuid: r.scid ?? r.old ?? none,
+        OldSmartcardUuid: r.old ?? none,
+        ProfileTemplateUuid: t.uuid,
+      });
     }
     if (req.method === "POST" && path === "/smartcards") {
       const r = requests.get(body.requestid)!;
