@@ -103,7 +103,12 @@ export function smartcardConfigView(s: SmartcardConfigConfig) {
   };
 }
 
-export function requestView(r: RequestRow, t: ProfileTemplate | undefined, approvals: { decision: string }[]) {
+export function requestView(
+  r: RequestRow,
+  t: ProfileTemplate | undefined,
+  approvals: { decision: string }[],
+  names: { target: string; originator?: string },
+) {
   const approvers = (t?.policies[r.workflow as keyof typeof t.policies]?.authorizedApprover ?? []).join(",");
   return {
     Uuid: r.uuid,
@@ -130,6 +135,9 @@ export function requestView(r: RequestRow, t: ProfileTemplate | undefined, appro
     ApprovalsNeeded: r.approvals_needed,
     Approvals: approvals.filter((a) => a.decision === "Approve").length,
     Workflow: r.workflow,
+    TargetUserName: names.target,
+    OriginatorUserName: names.originator ?? names.target,
+    ProfileTemplateName: t?.name ?? "",
   };
 }
 

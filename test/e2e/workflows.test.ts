@@ -48,7 +48,7 @@ describe("approvals", () => {
     expect((await call(server, "POST", `/requests/${id}/approvals`, { ...users.carol, body: { decision: "Approve" } })).status).toBe(403);
     // bob sees it in his queue
     const queue = await call(server, "GET", "/requests?status=Pending", users.bob);
-    expect(queue.body.map((r: any) => r.Uuid)).toContain(id);
+    expect(queue.body.find((r: any) => r.Uuid === id)).toMatchObject({ TargetUserName: "alice", ProfileTemplateName: "Smart Card Logon" });
     const answers = await Promise.all(Array.from({ length: 8 }, () => call(server, "POST", `/requests/${id}/approvals`, { ...users.bob, body: { decision: "Approve", comment: "ok" } })));
     expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
     expect(answers.filter((a) => a.status === 409)).toHaveLength(7);

@@ -27,7 +27,13 @@ const CertificateDataBody = Type.Object({
 });
 
 export function registerRequestRoutes(app: App, s: Services): void {
-  const view = async (r: RequestRow) => requestView(r, s.ctx.catalog.get(r.template_uuid), await s.requests.approvals(r.uuid));
+  const nameOf = async (uuid: string) => (await s.ctx.store.userByUuid(uuid))?.name ?? "";
+  // Names beside the uuids, so an approver's queue is readable without directory access.
+  const view = async (r: RequestRow) =>
+    requestView(r, s.ctx.catalog.get(r.template_uuid), await s.requests.approvals(r.uuid), {
+      target: await nameOf(r.target_uuid),
+      originator: r.originator_uuid === r.target_uuid ? undefined : await nameOf(r.originator_uuid),
+    });
 
   app.post("/requests", { schema: { body: CreateBody } }, async (req, reply) => {
     const b = req.body;
