@@ -1,5 +1,5 @@
-import * as pkijs from "pkijs";
-import { parseSingle } from "./der.js";
+import * as asn1js from "asn1js";
+import { PreEncoded } from "./der.js";
 
 const ID_DATA = "1.2.840.113549.1.7.1";
 const ID_SIGNED_DATA = "1.2.840.113549.1.7.2";
@@ -7,23 +7,27 @@ const ID_SIGNED_DATA = "1.2.840.113549.1.7.2";
 /**
  * A "certs-only" CMS SignedData (RFC 5652 §5, degenerate case): no signers, no content, just
  * certificates — the PKCS#7 that Windows enrolment and `openssl crl2pkcs7 -nocrl` exchange.
- * Certificates keep the order given (end entity first, then its chain).
+ * Certificates keep the order given (end entity first, then its chain). They are inserted as the
+ * DER they already are: this runs once per issued certificate, and parsing each certificate
+ * only to write the same bytes back cost more than signing it.
  */
 export function certsOnlyPkcs7(certsDer: Buffer[]): Buffer {
-  const certificates = certsDer.map((der, i) => {
-    try {
-      return new pkijs.Certificate({ schema: parseSingle(der, "certificate") });
-    } catch {
-      throw new Error(`certificate ${i} is not a valid DER X.509 certificate`);
-    }
+  for (const [i, der] of certsDer.entries())
+    if (der.length < 2 || der[0] !== 0x30) throw new Error(`certificate ${i} is not a DER X.509 certificate`);
+  const signedData = new asn1js.Sequence({
+    value: [
+      new asn1js.Integer({ value: 1 }),
+      new asn1js.Set({ value: [] }), // digestAlgorithms
+      new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: ID_DATA })] }), // encapContentInfo
+      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: certsDer.map((d) => new PreEncoded(d)) }),
+      new asn1js.Set({ value: [] }), // signerInfos
+    ],
   });
-  const signedData = new pkijs.SignedData({
-    version: 1,
-    digestAlgorithms: [],
-    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: ID_DATA }),
-    certificates,
-    signerInfos: [],
+  const contentInfo = new asn1js.Sequence({
+    value: [
+      new asn1js.ObjectIdentifier({ value: ID_SIGNED_DATA }),
+      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [signedData] }),
+    ],
   });
-  const contentInfo = new pkijs.ContentInfo({ contentType: ID_SIGNED_DATA, content: signedData.toSchema(true) });
-  return Buffer.from(contentInfo.toSchema().toBER(false));
+  return Buffer.from(contentInfo.toBER(false));
 }
