@@ -206,10 +206,41 @@ function initial(t: EngineTypes): Migration {
   };
 }
 
+/**
+ * Constraints that hold across server processes, and the indexes every list and lookup needs at
+ * a million cards (administrators' and auditors' lists are ordered by creation across all users).
+ */
+function scale(t: EngineTypes): Migration {
+  const statements = [
+    // A card id is live (Assigned, Active, Suspended) on at most one card record: two requests
+    // binding the same physical card at once cannot both win.
+    "create unique index smartcards_live_card_id on smartcards (card_id) where status in (2, 3, 5)",
+    "create index smartcards_permanent on smartcards (permanent_uuid) where permanent_uuid is not null",
+    "create index smartcards_created on smartcards (created_at, uuid)",
+    "create index profiles_request on profiles (request_uuid)",
+    "create index profiles_created on profiles (created_at, uuid)",
+    "create index requests_submitted on requests (submitted_at, uuid)",
+    // Open requests of a credential (status Approved, Pending, Executing): few, so partial indexes.
+    "create index requests_open_old_card on requests (old_smartcard_uuid) where status in (3, 16, 18)",
+    "create index requests_open_new_card on requests (new_smartcard_uuid) where status in (3, 16, 18)",
+    "create index requests_open_old_profile on requests (old_profile_uuid) where status in (3, 16, 18)",
+    "create index requests_open_new_profile on requests (new_profile_uuid) where status in (3, 16, 18)",
+    "create index certificates_created on certificates (created_at, serial)",
+  ];
+  return {
+    async up(db: Kysely<any>) {
+      // Indexing an existing large database takes longer than the pool's statement timeout;
+      // the migration runs in a transaction, so this holds for it alone.
+      if (t.engine === "postgres") await sql.raw("set local statement_timeout = 0").execute(db);
+      for (const s of statements) await sql.raw(s).execute(db);
+    },
+  };
+}
+
 export function migrationProvider(t: EngineTypes): MigrationProvider {
   return {
     async getMigrations() {
-      return { "0001_initial": initial(t) };
+      return { "0001_initial": initial(t), "0002_scale": scale(t) };
     },
   };
 }

@@ -1,5 +1,5 @@
 import { Kysely, Migrator, SqliteDialect, PostgresDialect } from "kysely";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { Database } from "./schema.js";
 import { migrationProvider } from "./migrations.js";
@@ -11,21 +11,45 @@ export interface OpenOptions {
   dataDir: string;
   /** PostgreSQL search_path schema (tests use one per run). */
   pgSchema?: string;
+  /** Errors of idle pooled connections (the database restarted, a network cut); never thrown. */
+  onBackgroundError?: (err: Error) => void;
 }
+
+/** Defaults for PostgreSQL; each can be overridden in the URL's query string. */
+export const PG_DEFAULTS = {
+  /** Connections per server process (`?pool_max=`, at least 2). Several processes share max_connections. */
+  poolMax: 10,
+  /** A statement (including its lock waits) longer than this is cancelled (`?statement_timeout=` ms). */
+  statementTimeoutMs: 10_000,
+  /** A transaction left idle this long (a stalled process) is ended so its locks go (ms). */
+  idleInTransactionTimeoutMs: 60_000,
+  /** Waiting this long for a free pooled connection fails the request instead of queueing forever (ms). */
+  connectTimeoutMs: 10_000,
+};
 
 /** Opens the database named by url, runs pending migrations, and returns the Store. */
 export async function openStore(opts: OpenOptions): Promise<Store> {
-  const store = opts.url.startsWith("postgres") ? await openPostgres(opts) : await openSqlite(opts);
-  const migrator = new Migrator({
-    db: store.db,
-    provider: migrationProvider({ engine: store.engine, blob: store.engine === "postgres" ? "bytea" : "blob" }),
-  });
-  const { error } = await migrator.migrateToLatest();
-  if (error) {
+  const store = isPostgresUrl(opts.url) ? await openPostgres(opts) : await openSqlite(opts);
+  try {
+    // Two processes starting on an empty PostgreSQL database would both create the migration
+    // tables; the lock makes the second wait and then find nothing to do.
+    await store.exclusive("migrations", async () => {
+      const migrator = new Migrator({
+        db: store.db,
+        provider: migrationProvider({ engine: store.engine, blob: store.engine === "postgres" ? "bytea" : "blob" }),
+      });
+      const { error } = await migrator.migrateToLatest();
+      if (error) throw error instanceof Error ? error : new Error(String(error));
+    });
+  } catch (e) {
     await store.close();
-    throw error instanceof Error ? error : new Error(String(error));
+    throw e;
   }
   return store;
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
 }
 
 async function openSqlite(opts: OpenOptions): Promise<Store> {
@@ -33,7 +57,11 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
   const rel = opts.url.replace(/^sqlite:(\/\/)?/, "");
   const file = isAbsolute(rel) ? rel : resolve(opts.dataDir, rel);
   mkdirSync(dirname(file), { recursive: true });
+  // Password hashes and sealed keys live here: owner-only, and the WAL files inherit the mode.
+  closeSync(openSync(file, "a", 0o600));
+  chmodSync(file, 0o600);
   const sqlite = new BetterSqlite3(file);
+  cacheStatements(sqlite);
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("busy_timeout = 5000");
@@ -44,18 +72,73 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
   });
 }
 
+/**
+ * Kysely prepares every query it runs; compiling the same SQL again each time was a tenth of the
+ * server's CPU under load. better-sqlite3 statements are reusable, so keep them by their text.
+ */
+function cacheStatements(sqlite: import("better-sqlite3").Database): void {
+  const prepare = sqlite.prepare.bind(sqlite);
+  const cache = new Map<string, ReturnType<typeof prepare>>();
+  sqlite.prepare = ((source: string) => {
+    let statement = cache.get(source);
+    if (!statement) {
+      if (cache.size >= 1000) cache.clear();
+      statement = prepare(source);
+      cache.set(source, statement);
+    }
+    return statement;
+  }) as typeof sqlite.prepare;
+}
+
 async function openPostgres(opts: OpenOptions): Promise<Store> {
-  const pg = await import("pg");
-  // BIGINT counters come back as strings by default; they stay far below 2^53.
-  pg.default.types.setTypeParser(20, (v: string) => Number(v));
-  const pool = new pg.default.Pool({
-    connectionString: opts.url,
-    max: 10,
-    statement_timeout: 10_000,
+  const pg = (await import("pg")).default;
+  const url = new URL(opts.url);
+  const poolMax = takeIntParam(url, "pool_max", PG_DEFAULTS.poolMax, 2, 1000);
+  const statementTimeout = takeIntParam(url, "statement_timeout", PG_DEFAULTS.statementTimeoutMs, 0, 3_600_000);
+  const idleTimeout = takeIntParam(url, "idle_in_transaction_session_timeout", PG_DEFAULTS.idleInTransactionTimeoutMs, 0, 3_600_000);
+  const pool = new pg.Pool({
+    connectionString: url.toString(),
+    max: poolMax,
+    statement_timeout: statementTimeout,
+    idle_in_transaction_session_timeout: idleTimeout,
+    connectionTimeoutMillis: PG_DEFAULTS.connectTimeoutMs,
+    keepAlive: true,
+    application_name: "openclm",
     options: opts.pgSchema ? `-c search_path=${opts.pgSchema}` : undefined,
+    // BIGINT (counters, CRL numbers, audit sequence) arrives as text; the values stay far below 2^53.
+    // Per pool rather than pg.types.setTypeParser, so other pg users in the process are unaffected.
+    types: {
+      getTypeParser: ((oid: number, format?: "text" | "binary") =>
+        oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+    },
   });
+  // An idle pooled connection that dies emits 'error' on the pool; unhandled, it would kill the process.
+  pool.on("error", (err) => opts.onBackgroundError?.(err));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    await db.connection().execute(async (c) => void (await c.selectNoFrom((eb) => eb.lit(1).as("one")).execute()));
+  } catch (e) {
+    await db.destroy().catch(() => {});
+    throw new Error(`cannot connect to PostgreSQL at ${redact(url)}: ${(e as Error).message}`);
+  }
   return new Store(db, "postgres", async () => {
     await db.destroy();
   });
+}
+
+/** Removes an OpenCLM setting from the URL's query string (pg would otherwise pass it on). */
+function takeIntParam(url: URL, name: string, fallback: number, min: number, max: number): number {
+  const text = url.searchParams.get(name);
+  if (text === null) return fallback;
+  url.searchParams.delete(name);
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`database URL: ${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function redact(url: URL): string {
+  const u = new URL(url.toString());
+  if (u.password) u.password = "***";
+  u.search = "";
+  return u.toString();
 }

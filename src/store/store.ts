@@ -19,6 +19,23 @@ export type ProfileRow = Selectable<ProfilesTable>;
 export type CertificateRow = Selectable<CertificatesTable>;
 export type AuditRow = Selectable<AuditEventsTable>;
 
+/** Advisory lock keys (PostgreSQL); 7262001 and 7262002 are the audit chain and CRL publication. */
+export const LOCKS = { migrations: 7262010, startup: 7262011 } as const;
+
+/** Counters: certificate status changes made, and how many of them the newest CRL covers. */
+export const CRL_CHANGES = "crl_changes";
+export const CRL_CHANGES_PUBLISHED = "crl_changes_published";
+
+const TX_ATTEMPTS = 5;
+
+/** serialization_failure, deadlock_detected: the transaction was rolled back and may be run again. */
+function isRetryable(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === "40001" || code === "40P01";
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 export interface Page {
   top: number;
   skip: number;
@@ -31,10 +48,49 @@ export class Store {
     private readonly closeFn: () => Promise<void> = async () => {},
   ) {}
 
-  /** Runs fn in one transaction; the Store passed to fn is bound to it. */
+  /**
+   * Runs fn in one transaction; the Store passed to fn is bound to it. Inside a transaction, fn
+   * joins it. Transactions run READ COMMITTED on PostgreSQL: decisions that read before they write
+   * lock the row they decide on (`requestByUuid(…, true)`) or use a conditional update. A deadlock
+   * or serialization failure rolls everything back, so the whole of fn is simply run again.
+   */
   async tx<T>(fn: (store: Store) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return fn(this);
-    return this.db.transaction().execute((trx: Transaction<Database>) => fn(new Store(trx, this.engine)));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute((trx: Transaction<Database>) => fn(new Store(trx, this.engine)));
+      } catch (e) {
+        if (attempt >= TX_ATTEMPTS || !isRetryable(e)) throw e;
+        await sleep(5 * attempt + Math.random() * 20 * attempt);
+      }
+    }
+  }
+
+  /**
+   * Runs fn while holding a database-wide named lock, so that of several processes sharing a
+   * PostgreSQL database only one at a time does it (first-start creation of the schema, CA, users,
+   * template versions). The lock belongs to a connection of its own, so a process that dies
+   * releases it with its connection. SQLite has one server process per file: nothing to take.
+   */
+  async exclusive<T>(name: keyof typeof LOCKS, fn: () => Promise<T>, waitMs = 300_000): Promise<T> {
+    if (this.engine !== "postgres" || this.db.isTransaction) return fn();
+    const key = LOCKS[name];
+    return this.db.connection().execute(async (conn) => {
+      // Polled rather than a blocking pg_advisory_lock, which statement_timeout would cut short
+      // while another process generates CA keys.
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${key}) as ok`.execute(conn);
+        if (rows[0]?.ok) break;
+        if (Date.now() > deadline) throw new Error(`timed out waiting for another server process (${name})`);
+        await sleep(100);
+      }
+      try {
+        return await fn();
+      } finally {
+        await sql`select pg_advisory_unlock(${key})`.execute(conn).catch(() => {});
+      }
+    });
   }
 
   async close(): Promise<void> {
@@ -179,11 +235,15 @@ export class Store {
   }
 
   // ---- smart cards
+  /**
+   * False when the request already has its card or the card id is in use by another live card
+   * (both unique indexes; the caller tells which by reading the request's card).
+   */
   async insertSmartcard(row: SmartcardRow): Promise<boolean> {
     const r = await this.db
       .insertInto("smartcards")
       .values(row)
-      .onConflict((oc) => oc.column("request_uuid").doNothing())
+      .onConflict((oc) => oc.doNothing())
       .executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
@@ -254,24 +314,33 @@ export class Store {
   async listCertificates(filter: { userUuid?: string; excludeRetired?: boolean; page: Page }): Promise<CertificateRow[]> {
     let q = this.db.selectFrom("certificates").selectAll();
     if (filter.userUuid) q = q.where("user_uuid", "=", filter.userUuid);
+    // Correlated NOT EXISTS probes the card's primary key per row; NOT IN would read every
+    // retired card in the database for each listing.
     if (filter.excludeRetired)
-      q = q.where((eb) =>
-        eb.or([
-          eb("smartcard_uuid", "is", null),
-          eb(
-            "smartcard_uuid",
-            "not in",
-            eb.selectFrom("smartcards").select("uuid").where("status", "=", 6),
+      q = q.where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom("smartcards as rc")
+              .select("rc.uuid")
+              .whereRef("rc.uuid", "=", "certificates.smartcard_uuid")
+              .where("rc.status", "=", 6),
           ),
-        ]),
+        ),
       );
     return q.orderBy("created_at", "desc").orderBy("serial").limit(filter.page.top).offset(filter.page.skip).execute();
   }
+  /**
+   * A change of status or revocation also counts a CRL change in the same transaction, so a CRL
+   * that misses it is detected even when the process that made it dies before publishing.
+   */
   async updateCertificate(serial: string, patch: Updateable<CertificatesTable>, expectStatus?: number[]): Promise<boolean> {
-    let q = this.db.updateTable("certificates").set(patch).where("serial", "=", serial);
-    if (expectStatus) q = q.where("status", "in", expectStatus);
-    const r = await q.executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    return this.tx(async (tx) => {
+      let q = tx.db.updateTable("certificates").set(patch).where("serial", "=", serial);
+      if (expectStatus) q = q.where("status", "in", expectStatus);
+      const changed = Number((await q.executeTakeFirst()).numUpdatedRows) > 0;
+      if (changed && ("status" in patch || "revoked_at" in patch)) await tx.nextCounter(CRL_CHANGES);
+      return changed;
+    });
   }
   async revokedCertificates(): Promise<Pick<CertificateRow, "serial" | "revoked_at" | "revocation_reason">[]> {
     return this.db
@@ -301,6 +370,27 @@ export class Store {
       .returning("value")
       .executeTakeFirstOrThrow();
     return Number(row.value);
+  }
+  async counterValue(name: string): Promise<number> {
+    const row = await this.db.selectFrom("counters").select("value").where("name", "=", name).executeTakeFirst();
+    return Number(row?.value ?? 0);
+  }
+  async setCounter(name: string, value: number): Promise<void> {
+    await this.db
+      .insertInto("counters")
+      .values({ name, value })
+      .onConflict((oc) => oc.column("name").doUpdateSet({ value }))
+      .execute();
+  }
+  /** Certificate changes not yet in a published CRL (see updateCertificate). */
+  async unpublishedCrlChanges(): Promise<number> {
+    const rows = await this.db.selectFrom("counters").select(["name", "value"]).where("name", "in", [CRL_CHANGES, CRL_CHANGES_PUBLISHED]).execute();
+    const value = (name: string) => Number(rows.find((r) => r.name === name)?.value ?? 0);
+    return value(CRL_CHANGES) - value(CRL_CHANGES_PUBLISHED);
+  }
+  async latestCrlHead(): Promise<{ number: number; next_update: string } | undefined> {
+    const row = await this.db.selectFrom("crls").select(["number", "next_update"]).orderBy("number", "desc").limit(1).executeTakeFirst();
+    return row ? { number: Number(row.number), next_update: row.next_update } : undefined;
   }
   async latestCrl(): Promise<Selectable<Database["crls"]> | undefined> {
     const row = await this.db.selectFrom("crls").selectAll().orderBy("number", "desc").limit(1).executeTakeFirst();

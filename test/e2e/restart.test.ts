@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { call, startServer } from "../helpers/server.js";
+import { call, ENGINE, startServer } from "../helpers/server.js";
 import { enroll, users } from "../helpers/flow.js";
 
 describe("restart", () => {
@@ -13,7 +13,10 @@ describe("restart", () => {
     const crl = Buffer.from(await (await fetch(`${server.url}/CertificateManagement/api/v1.0/ca/crl`)).arrayBuffer());
     expect(await server.stop("SIGTERM")).toBe(0);
     expect(statSync(join(server.dataDir, "kek.key")).mode & 0o077).toBe(0);
-    expect(existsSync(join(server.dataDir, "openclm.db"))).toBe(true);
+    if (ENGINE === "sqlite") {
+      expect(existsSync(join(server.dataDir, "openclm.db"))).toBe(true);
+      expect(statSync(join(server.dataDir, "openclm.db")).mode & 0o077).toBe(0);
+    }
 
     server = await startServer({ dataDir: server.dataDir });
     try {

@@ -3,7 +3,7 @@
 import { X509Certificate } from "node:crypto";
 import { sql } from "kysely";
 import type { OpenClmConfig } from "../../config/types.js";
-import type { Store } from "../../store/store.js";
+import { CRL_CHANGES, CRL_CHANGES_PUBLISHED, type Store } from "../../store/store.js";
 import { createCaMaterial } from "../../crypto/ca.js";
 import { CertificateIssuer, type IssueSpec } from "../../crypto/issuer.js";
 import { buildCrl } from "../../crypto/crl.js";
@@ -22,7 +22,11 @@ export class CertificateAuthority {
     readonly rootCertDer: Buffer,
     readonly issuingCertDer: Buffer,
     private readonly crlPolicy: OpenClmConfig["ca"],
-  ) {}
+  ) {
+    const issuing = new X509Certificate(issuingCertDer);
+    this.issuingNotAfter = new Date(issuing.validTo);
+    this.issuerName = issuing.subject.replace(/\n/g, ", ");
+  }
 
   /** Loads the CA from the database, creating it on the very first start. */
   static async open(store: Store, kek: Buffer, config: OpenClmConfig["ca"]): Promise<CertificateAuthority> {
@@ -65,39 +69,54 @@ export class CertificateAuthority {
     return [this.issuingCertDer, this.rootCertDer];
   }
 
-  get issuingNotAfter(): Date {
-    return new Date(new X509Certificate(this.issuingCertDer).validTo);
-  }
-
-  get issuerName(): string {
-    return new X509Certificate(this.issuingCertDer).subject.replace(/\n/g, ", ");
-  }
+  // Read on every issuance: parsed once.
+  readonly issuingNotAfter: Date;
+  readonly issuerName: string;
 
   chainPem(): string {
     return this.chainDer.map((d) => new X509Certificate(d).toString()).join("");
   }
 
-  /** The current CRL, publishing a new one when none exists or the last is near its nextUpdate. */
+  /**
+   * The newest CRL in the database (whichever process published it), publishing a new one when
+   * none exists or the newest is near its nextUpdate. Only the bytes of a CRL already seen are
+   * cached: the number is looked up each time, so a revocation published by another process is
+   * served at once.
+   */
   async currentCrl(): Promise<Buffer> {
-    const now = Date.now();
-    const refreshMs = this.crlPolicy.crlRefreshMinutes * 60_000;
-    if (this.crlCache && this.crlCache.nextUpdate.getTime() - now > refreshMs) return this.crlCache.der;
-    const latest = await this.store.latestCrl();
-    if (latest && new Date(latest.next_update).getTime() - now > refreshMs) {
-      this.crlCache = { number: latest.number, der: latest.der, nextUpdate: new Date(latest.next_update) };
-      return latest.der;
+    const head = await this.store.latestCrlHead();
+    // A revocation whose process died before publishing leaves changes unpublished.
+    if (head && this.fresh(head.next_update) && (await this.store.unpublishedCrlChanges()) <= 0) {
+      if (this.crlCache?.number === head.number) return this.crlCache.der;
+      const latest = await this.store.latestCrl();
+      if (latest && latest.number >= head.number) {
+        this.crlCache = { number: latest.number, der: latest.der, nextUpdate: new Date(latest.next_update) };
+        return latest.der;
+      }
     }
-    return this.publishCrl();
+    return this.publishCrl({ onlyIfStale: true });
+  }
+
+  private fresh(nextUpdate: string): boolean {
+    return new Date(nextUpdate).getTime() - Date.now() > this.crlPolicy.crlRefreshMinutes * 60_000;
   }
 
   /**
    * Issues the next CRL. The number comes from the database inside the same transaction that
    * stores the CRL, so two processes never publish different CRLs under one number.
    */
-  async publishCrl(): Promise<Buffer> {
+  async publishCrl(opts: { onlyIfStale?: boolean } = {}): Promise<Buffer> {
     const published = await this.store.tx(async (tx) => {
       if (tx.engine === "postgres") await sql`select pg_advisory_xact_lock(7262002)`.execute(tx.db);
+      if (opts.onlyIfStale) {
+        // Processes whose timers fire together: the first refreshes, the others take its CRL.
+        const latest = await tx.latestCrl();
+        if (latest && this.fresh(latest.next_update) && (await tx.unpublishedCrlChanges()) <= 0)
+          return { number: latest.number, der: latest.der, nextUpdate: new Date(latest.next_update) };
+      }
       const number = await tx.nextCounter("crl_number");
+      // Read before the certificates: a change committed after this read counts as unpublished.
+      const covered = await tx.counterValue(CRL_CHANGES);
       const revoked = await tx.revokedCertificates();
       const thisUpdate = new Date(Math.floor(Date.now() / 1000) * 1000);
       const nextUpdate = new Date(thisUpdate.getTime() + this.crlPolicy.crlValidityHours * 3_600_000);
@@ -114,6 +133,7 @@ export class CertificateAuthority {
         })),
       });
       await tx.insertCrl({ number, der: crl, this_update: thisUpdate.toISOString(), next_update: nextUpdate.toISOString() });
+      await tx.setCounter(CRL_CHANGES_PUBLISHED, covered);
       return { number, der: crl, nextUpdate };
     });
     this.crlCache = published;
