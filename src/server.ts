@@ -14,6 +14,7 @@ import { MasterSecrets } from "./domain/services/master-secrets.js";
 import { seedUsers } from "./domain/services/users.js";
 import type { AppContext } from "./domain/services/context.js";
 import { buildApp, type App } from "./http/app.js";
+import { loadTlsFiles, renewPeriodically, selfIssuer, serverNames } from "./server-tls.js";
 
 export interface ServerOptions {
   config: OpenClmConfig;
@@ -33,17 +34,31 @@ export interface RunningServer {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const logger = opts.logger ?? pino({ level: process.env.OPENCLM_LOG_LEVEL ?? "info" });
+  // Unusable certificate files stop start-up before anything is created.
+  const tlsFiles = opts.config.server.tls && !("self" in opts.config.server.tls) ? loadTlsFiles(opts.config.server.tls.certFile, opts.config.server.tls.keyFile) : undefined;
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const kek = await loadKek(opts.config.keyEncryptionKey, opts.dataDir);
-  const store = await openStore({ url: opts.config.database, dataDir: opts.dataDir, pgSchema: opts.pgSchema });
+  const store = await openStore({
+    url: opts.config.database,
+    dataDir: opts.dataDir,
+    pgSchema: opts.pgSchema,
+    onBackgroundError: (err) => logger.warn({ err }, "database connection lost (the pool reconnects)"),
+  });
   try {
-    const versions = await syncTemplateVersions(store, opts.config);
-    const catalog = new TemplateCatalog(opts.config, versions);
-    const ca = await CertificateAuthority.open(store, kek, opts.config.ca);
-    await seedUsers(store, opts.config.users);
-    const masterSecrets = new MasterSecrets(store, kek);
-    for (const t of catalog.all()) if (t.smartcard?.diversifyAdminKey) await masterSecrets.current(t.uuid);
-    const publicBaseUrl = opts.config.server.publicBaseUrl ?? `http://${hostForUrl(opts.listen.host)}:${opts.listen.port}`;
+    // Processes starting together on one PostgreSQL database take turns, so the CA, template
+    // versions, configured users and first master secrets are created once and read by the rest.
+    const { catalog, ca, masterSecrets } = await store.exclusive("startup", async () => {
+      const versions = await syncTemplateVersions(store, opts.config);
+      const catalog = new TemplateCatalog(opts.config, versions);
+      const ca = await CertificateAuthority.open(store, kek, opts.config.ca);
+      await seedUsers(store, opts.config.users);
+      const masterSecrets = new MasterSecrets(store, kek);
+      for (const t of catalog.all()) if (t.smartcard?.diversifyAdminKey) await masterSecrets.current(t.uuid);
+      return { catalog, ca, masterSecrets };
+    });
+    const tls = opts.config.server.tls;
+    const scheme = tls ? "https" : "http";
+    const publicBaseUrl = opts.config.server.publicBaseUrl ?? `${scheme}://${hostForUrl(opts.listen.host)}:${opts.listen.port}`;
     const ctx: AppContext = {
       config: opts.config,
       store,
@@ -55,21 +70,25 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       publicBaseUrl,
     };
     await ca.currentCrl();
-    const app = await buildApp(ctx, logger);
+    const selfIssue = tls && "self" in tls ? selfIssuer(ca, store, serverNames(opts.listen.host, opts.config.server.publicBaseUrl)) : undefined;
+    const https = selfIssue ? await selfIssue() : tlsFiles;
+    const app = await buildApp(ctx, logger, { https });
     await app.listen({ host: opts.listen.host, port: opts.listen.port });
     const addr = app.server.address();
     const port = typeof addr === "object" && addr ? addr.port : opts.listen.port;
-    if (!opts.config.server.publicBaseUrl) ctx.publicBaseUrl = `http://${hostForUrl(opts.listen.host)}:${port}`;
+    if (!opts.config.server.publicBaseUrl) ctx.publicBaseUrl = `${scheme}://${hostForUrl(opts.listen.host)}:${port}`;
     const crlTimer = setInterval(() => {
       ca.currentCrl().catch((err) => logger.error({ err }, "scheduled CRL publication failed"));
     }, Math.max(60_000, (opts.config.ca.crlRefreshMinutes * 60_000) / 2));
     crlTimer.unref();
+    const tlsTimer = selfIssue && renewPeriodically(selfIssue, app.server, logger);
     return {
       app,
       ctx,
-      url: `http://${hostForUrl(opts.listen.host)}:${port}`,
+      url: `${scheme}://${hostForUrl(opts.listen.host)}:${port}`,
       async close() {
         clearInterval(crlTimer);
+        clearInterval(tlsTimer);
         await app.close();
         await store.close();
       },

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { homedir } from "node:os";
 import type { OpenClmConfig } from "../config/types.js";
 import { ConfigError, defaultConfig, loadConfigFile, loadDemoConfig } from "../config/load.js";
@@ -11,6 +11,56 @@ interface ServeOptions {
   listen?: string;
   database?: string;
   insecureHttp?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsSelf?: boolean;
+}
+
+/** The options that name a server's configuration and database (serve and admin share them). */
+export interface ConfigOptions {
+  demo?: boolean;
+  config?: string;
+  database?: string;
+}
+
+/**
+ * The configuration `--config`, `--demo` and `--database` select, resolved the same way for
+ * `serve` and `admin`; a bad file exits with its problems.
+ */
+export function resolveConfig(opts: ConfigOptions): OpenClmConfig {
+  let config: OpenClmConfig;
+  try {
+    config = opts.config ? loadConfigFile(opts.config) : opts.demo ? loadDemoConfig() : defaultConfig();
+    if (opts.config && opts.demo) {
+      const demo = loadDemoConfig();
+      config = { ...config, users: [...demo.users, ...config.users] };
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
+  if (opts.database) config = { ...config, database: opts.database };
+  // Certificate files named in a configuration file are relative to that file.
+  const tls = config.server.tls;
+  if (opts.config && tls && !("self" in tls)) {
+    const base = dirname(resolve(opts.config));
+    config = { ...config, server: { ...config.server, tls: { certFile: resolve(base, tls.certFile), keyFile: resolve(base, tls.keyFile) } } };
+  }
+  return config;
+}
+
+/** `--tls-cert/--tls-key` or `--tls-self` over the configuration's `server.tls`. */
+function tlsFromOptions(opts: ServeOptions): OpenClmConfig["server"]["tls"] | undefined {
+  const files = opts.tlsCert !== undefined || opts.tlsKey !== undefined;
+  if (files && opts.tlsSelf) throw new Error("give either --tls-self or --tls-cert and --tls-key, not both");
+  if (files) {
+    if (!opts.tlsCert || !opts.tlsKey) throw new Error("--tls-cert and --tls-key go together");
+    return { certFile: resolve(opts.tlsCert), keyFile: resolve(opts.tlsKey) };
+  }
+  return opts.tlsSelf ? { self: true } : undefined;
 }
 
 export function registerServeCommand(program: Command): void {
@@ -23,22 +73,18 @@ export function registerServeCommand(program: Command): void {
     .option("--listen <host:port>", "address to listen on (port 0 picks a free one)")
     .option("--database <url>", "sqlite:<path> or postgres://… (overrides the configuration)")
     .option("--insecure-http", "allow plain HTTP on a non-loopback address")
+    .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (chain)")
+    .option("--tls-key <file>", "the PEM private key of --tls-cert")
+    .option("--tls-self", "serve HTTPS with a certificate issued by the server's own CA for its host names")
     .action(async (opts: ServeOptions) => {
-      let config: OpenClmConfig;
+      let config = resolveConfig(opts);
       try {
-        config = opts.config ? loadConfigFile(opts.config) : opts.demo ? loadDemoConfig() : defaultConfig();
-        if (opts.config && opts.demo) {
-          const demo = loadDemoConfig();
-          config = { ...config, users: [...demo.users, ...config.users] };
-        }
+        const tls = tlsFromOptions(opts);
+        if (tls) config = { ...config, server: { ...config.server, tls } };
       } catch (e) {
-        if (e instanceof ConfigError) {
-          process.stderr.write(`${e.message}\n`);
-          process.exit(1);
-        }
-        throw e;
+        process.stderr.write(`openclm serve: ${(e as Error).message}\n`);
+        process.exit(1);
       }
-      if (opts.database) config = { ...config, database: opts.database };
       if (opts.insecureHttp) config = { ...config, server: { ...config.server, insecureHttp: true } };
       const listen = parseListen(opts.listen ?? config.server.listen);
       if (opts.demo && !isLoopback(listen.host)) {

@@ -1,4 +1,5 @@
 import * as asn1js from "asn1js";
+import { isIP } from "node:net";
 import { BOOLEAN_TRUE, oid as oidBlock } from "./der.js";
 
 /**
@@ -71,8 +72,19 @@ export function extendedKeyUsage(oids: readonly string[]): asn1js.Sequence {
   );
 }
 
-export function subjectAltName(san: { email?: string; upn?: string }, critical: boolean): asn1js.Sequence {
+export interface SubjectAltNames {
+  email?: string;
+  upn?: string;
+  /** dNSName: ASCII host names (A-labels), optionally a leading `*.` wildcard label. */
+  dns?: string[];
+  /** iPAddress: IPv4 or IPv6 literals. */
+  ip?: string[];
+}
+
+export function subjectAltName(san: SubjectAltNames, critical: boolean): asn1js.Sequence {
   const names: asn1js.BaseBlock[] = [];
+  for (const host of san.dns ?? []) names.push(contextPrimitive(2, Buffer.from(checkDnsName(host), "ascii")));
+  for (const address of san.ip ?? []) names.push(contextPrimitive(7, ipAddressBytes(address)));
   if (san.email !== undefined) {
     if (!/^[\x21-\x7e]+@[\x21-\x7e]+$/.test(san.email)) throw new Error("SAN e-mail must be an ASCII mailbox address");
     names.push(contextPrimitive(1, Buffer.from(san.email, "ascii")));
@@ -138,6 +150,39 @@ export function authorityInfoAccessCaIssuers(uri: string): asn1js.Sequence {
       value: [new asn1js.Sequence({ value: [oidBlock(OID.caIssuers), uriName(uri)] })],
     }),
   );
+}
+
+function checkDnsName(host: string): string {
+  const labels = host.split(".");
+  const ok =
+    host.length <= 253 &&
+    labels.every((l, i) => (i === 0 && l === "*" && labels.length > 2) || /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
+  if (!ok) throw new Error(`SAN DNS name must be an ASCII host name: ${JSON.stringify(host.slice(0, 64))}`);
+  return host;
+}
+
+/** RFC 5280 §4.2.1.6: four octets for IPv4, sixteen for IPv6, in network byte order. */
+function ipAddressBytes(address: string): Buffer {
+  const text = address.replace(/^\[|\]$/g, "");
+  const kind = text.includes("%") ? 0 : isIP(text);
+  if (kind === 4) return Buffer.from(text.split(".").map(Number));
+  if (kind === 6) {
+    // Expand "::" and an embedded IPv4 tail into eight 16-bit groups.
+    let groups = text.split("::").map((half) => (half === "" ? [] : half.split(":")));
+    groups = groups.map((g) => g.flatMap((part) => (part.includes(".") ? ipv4AsGroups(part) : [part])));
+    const head = groups[0]!;
+    const tail = groups[1] ?? [];
+    const all = groups.length === 2 ? [...head, ...Array(8 - head.length - tail.length).fill("0"), ...tail] : head;
+    const out = Buffer.alloc(16);
+    all.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+    return out;
+  }
+  throw new Error(`SAN IP address must be an IPv4 or IPv6 literal: ${JSON.stringify(address.slice(0, 64))}`);
+}
+
+function ipv4AsGroups(v4: string): string[] {
+  const b = v4.split(".").map(Number);
+  return [((b[0]! << 8) | b[1]!).toString(16), ((b[2]! << 8) | b[3]!).toString(16)];
 }
 
 function uriName(uri: string): asn1js.Primitive {

@@ -11,6 +11,7 @@ import {
   subjectAltName,
   subjectKeyIdentifier,
   type KeyUsageName,
+  type SubjectAltNames,
 } from "./extensions.js";
 import { issuerIdentity } from "./issuercert.js";
 import { encodeName, type NameAttribute } from "./name.js";
@@ -33,7 +34,7 @@ export interface IssueSpec {
   notAfter: Date;
   keyUsage: Array<KeyUsageName>;
   extendedKeyUsages: string[] /* OIDs */;
-  san?: { email?: string; upn?: string };
+  san?: SubjectAltNames;
   crlDistributionPoint?: string;
   caIssuersUrl?: string;
 }
@@ -91,7 +92,8 @@ export class CertificateIssuer {
     if (spec.extendedKeyUsages.length > 0) {
       extensions.push(this.extensions.get(`eku:${spec.extendedKeyUsages.join(",")}`, () => extendedKeyUsage(spec.extendedKeyUsages)));
     }
-    const hasSan = spec.san !== undefined && (spec.san.email !== undefined || spec.san.upn !== undefined);
+    const san = spec.san;
+    const hasSan = san !== undefined && (san.email !== undefined || san.upn !== undefined || !!san.dns?.length || !!san.ip?.length);
     if (spec.subject.length === 0 && !hasSan) {
       throw new Error("a certificate with an empty subject needs a subject alternative name");
     }

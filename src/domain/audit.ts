@@ -1,5 +1,7 @@
 // The tamper-evident audit trail: each record's hash covers its fields and the previous hash,
-// so changing or deleting any record breaks the chain from there on.
+// so changing or deleting any record breaks the chain from there on. Deleting the newest
+// records leaves an intact but shorter chain, so the head (last seq and hash) is also kept in
+// the counters table, written in the same transaction as the record: the chain must end there.
 import { createHash } from "node:crypto";
 import { sql } from "kysely";
 import type { AuditRow, Store } from "../store/store.js";
@@ -19,6 +21,11 @@ export interface AuditEvent {
 
 export const GENESIS_HASH = "0".repeat(64);
 
+/** Counter names of the chain head. The hash is kept as its first 52 bits (counters are numbers). */
+export const HEAD_SEQ = "audit_head_seq";
+export const HEAD_HASH = "audit_head_hash";
+const HEAD_HASH_HEX_DIGITS = 13;
+
 export function auditHash(prevHash: string, r: Omit<AuditRow, "seq" | "hash" | "prev_hash">): string {
   const canonical = JSON.stringify([
     r.at,
@@ -33,6 +40,10 @@ export function auditHash(prevHash: string, r: Omit<AuditRow, "seq" | "hash" | "
     r.details,
   ]);
   return createHash("sha256").update(prevHash).update("\n").update(canonical).digest("hex");
+}
+
+export function headHashValue(hash: string): number {
+  return parseInt(hash.slice(0, HEAD_HASH_HEX_DIGITS), 16);
 }
 
 /** Appends one event; call inside the transaction that makes the change it records. */
@@ -53,8 +64,28 @@ export async function recordAudit(store: Store, e: AuditEvent): Promise<void> {
       outcome: e.outcome,
       details: JSON.stringify(e.details ?? {}),
     };
-    await tx.insertAudit({ ...row, prev_hash: prev, hash: auditHash(prev, row) });
+    const hash = auditHash(prev, row);
+    await tx.insertAudit({ ...row, prev_hash: prev, hash });
+    const inserted = await tx.lastAudit();
+    await setCounter(tx, HEAD_SEQ, Number(inserted!.seq));
+    await setCounter(tx, HEAD_HASH, headHashValue(hash));
   });
+}
+
+async function setCounter(tx: Store, name: string, value: number): Promise<void> {
+  await tx.db
+    .insertInto("counters")
+    .values({ name, value })
+    .onConflict((oc) => oc.column("name").doUpdateSet({ value }))
+    .execute();
+}
+
+/** The recorded chain head, or undefined before the first record. */
+export async function chainHead(store: Store): Promise<{ seq: number; hashValue: number } | undefined> {
+  const rows = await store.db.selectFrom("counters").select(["name", "value"]).where("name", "in", [HEAD_SEQ, HEAD_HASH]).execute();
+  const seq = rows.find((r) => r.name === HEAD_SEQ);
+  const hash = rows.find((r) => r.name === HEAD_HASH);
+  return seq && hash ? { seq: Number(seq.value), hashValue: Number(hash.value) } : undefined;
 }
 
 /** Walks the chain; returns the first broken sequence number, or undefined when intact. */

@@ -10,8 +10,10 @@ import { DomainError, type ErrorKind } from "../domain/errors.js";
 import { RequestService } from "../domain/services/requests.js";
 import { SmartcardService } from "../domain/services/smartcards.js";
 import { IssuanceService } from "../domain/services/issuance.js";
-import { BasicAuthenticator } from "./auth.js";
+import { authenticatorsFor, challengesFor } from "./auth.js";
+import { RateLimitedError } from "./rate-limit.js";
 import { authenticateRequest, type Authenticator } from "./authn.js";
+import type { SessionAuthenticator } from "./session.js";
 import { lowerCaseKeys, parseLenientJson } from "./lenient-json.js";
 import { normalizePath } from "./paths.js";
 import { registerProfileTemplateRoutes } from "./routes/profiletemplates.js";
@@ -22,6 +24,9 @@ import { registerProfileRoutes } from "./routes/profiles.js";
 import { ProfileService } from "../domain/services/profiles.js";
 import { registerCaRoutes } from "./routes/ca.js";
 import { registerHealthRoutes } from "./routes/health.js";
+import { registerAuditRoutes } from "./routes/audit.js";
+import { registerAdminRoutes } from "./routes/admin.js";
+import { portalRoutes, registerSessions } from "./routes/portal.js";
 import { registerMetrics } from "./metrics.js";
 
 export const BASE = "/CertificateManagement/api/v1.0";
@@ -53,9 +58,10 @@ const STATUS: Record<ErrorKind, number> = {
   rateLimited: 429,
 };
 
-export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
+export async function buildApp(ctx: AppContext, logger: Logger, opts: { https?: { key: Buffer; cert: Buffer } } = {}): Promise<App> {
   const app = Fastify({
     loggerInstance: logger,
+    ...(opts.https ? { https: opts.https } : {}),
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     bodyLimit: ctx.config.server.bodyLimitBytes,
     genReqId: () => randomUUID(),
@@ -94,14 +100,16 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
     return payload;
   });
 
-  const authenticators: Authenticator[] = [];
-  if (ctx.config.auth.basic.enabled) authenticators.push(new BasicAuthenticator(ctx.store, ctx.config.auth.basic.cacheTtlSeconds * 1000));
+  const authenticators: Authenticator[] = authenticatorsFor(ctx);
+  const challenges = challengesFor(ctx);
+  authenticators.push(await registerSessions(app, services)); // portal session cookie (after Basic)
 
   app.setErrorHandler((err: FastifyError | DomainError | Error, req: FastifyRequest, reply: FastifyReply) => {
     const { status, code, message } = describeError(err);
     if (status >= 500) req.log.error({ err }, "request failed");
     else req.log.info({ status, code }, "request refused");
-    if (status === 401) reply.header("www-authenticate", 'Basic realm="OpenCLM", charset="UTF-8"');
+    if (status === 401 && challenges.length) reply.header("www-authenticate", challenges.join(", "));
+    if (err instanceof RateLimitedError) reply.header("retry-after", String(err.retryAfterSeconds));
     reply.status(status).send({ Message: message, ErrorCode: code, CorrelationId: req.id });
   });
   app.setNotFoundHandler((req, reply) => {
@@ -118,6 +126,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
   });
 
   registerHealthRoutes(app, services);
+  await app.register(portalRoutes, { services, sessions: authenticators.find((a) => a.name === "session") as SessionAuthenticator, authenticators });
   registerMetrics(app as unknown as FastifyInstance, async (req) => {
     if (ctx.config.server.metricsPublic) return;
     const caller = await authenticateRequest(req, authenticators);
@@ -135,6 +144,8 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<App> {
         registerSmartcardRoutes(authed as App, services);
         registerCertificateRoutes(authed as App, services);
         registerProfileRoutes(authed as App, services);
+        registerAuditRoutes(authed as App, services);
+        registerAdminRoutes(authed as App, services);
       });
     },
     { prefix: BASE },

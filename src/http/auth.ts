@@ -1,15 +1,20 @@
-// Basic authentication against the local directory. scrypt is slow on purpose, so successful
-// verifications are cached under an HMAC of the credentials (never the password itself) for a
-// short time, and the cached entry is only honoured while the stored hash is unchanged and the
-// user enabled — a password change or a disable takes effect on the next request.
+// Basic authentication against the local directory, and the list of authentication methods the
+// server offers. scrypt is slow on purpose, so successful verifications are cached under an HMAC
+// of the credentials (never the password itself) for a short time, and the cached entry is only
+// honoured while the stored hash is unchanged and the user enabled — a password change or a
+// disable takes effect on the next request. Failures are counted and audited by the LoginGuard,
+// which refuses further attempts (429) before any password is checked.
 import { createHmac, randomBytes } from "node:crypto";
-import type { Store } from "../store/store.js";
+import type { Store, UserRow } from "../store/store.js";
 import type { FastifyRequest } from "fastify";
 import type { Caller } from "../domain/caller.js";
+import type { AppContext } from "../domain/services/context.js";
 import { DomainError } from "../domain/errors.js";
 import type { Authenticator } from "./authn.js";
 import { callerOf } from "../domain/services/users.js";
 import { verifyPassword } from "../crypto/password.js";
+import { LoginGuard } from "./rate-limit.js";
+import { BearerAuthenticator } from "./oidc.js";
 
 interface CacheEntry {
   userUuid: string;
@@ -19,6 +24,24 @@ interface CacheEntry {
 
 const MAX_ENTRIES = 10_000;
 
+export type Verification = { caller: Caller } | { caller?: undefined; reason: string; user?: UserRow };
+
+/** The methods `auth` enables, sharing one LoginGuard so failures of either count together. */
+export function authenticatorsFor(ctx: AppContext, guard = new LoginGuard(ctx.store, ctx.config.auth.rateLimit)): Authenticator[] {
+  const list: Authenticator[] = [];
+  if (ctx.config.auth.oidc) list.push(new BearerAuthenticator(ctx.store, ctx.config.auth.oidc, guard));
+  if (ctx.config.auth.basic.enabled) list.push(new BasicAuthenticator(ctx.store, ctx.config.auth.basic.cacheTtlSeconds * 1000, guard));
+  return list;
+}
+
+/** The `WWW-Authenticate` challenges of the enabled methods. */
+export function challengesFor(ctx: AppContext): string[] {
+  const list: string[] = [];
+  if (ctx.config.auth.oidc) list.push('Bearer realm="OpenCLM"');
+  if (ctx.config.auth.basic.enabled) list.push('Basic realm="OpenCLM", charset="UTF-8"');
+  return list;
+}
+
 export class BasicAuthenticator implements Authenticator {
   readonly name = "basic";
   private readonly cacheKey = randomBytes(32);
@@ -27,37 +50,62 @@ export class BasicAuthenticator implements Authenticator {
   constructor(
     private readonly store: Store,
     private readonly ttlMs: number,
+    private readonly guard?: LoginGuard,
   ) {}
 
   async authenticate(req: FastifyRequest): Promise<Caller | undefined> {
     const header = req.headers.authorization;
     if (!header || !/^Basic\s/i.test(header)) return undefined;
     const creds = parseBasic(header);
-    if (!creds) throw new DomainError("auth", "NotAuthenticated", "malformed Basic credentials");
-    const caller = await this.verify(creds.username, creds.password);
+    if (!creds) {
+      this.guard?.check(req);
+      await this.guard?.failed(req, { method: this.name, reason: "malformed Basic credentials" });
+      throw new DomainError("auth", "NotAuthenticated", "malformed Basic credentials");
+    }
+    const caller = await this.login(req, creds.username, creds.password, this.name);
     if (!caller) throw new DomainError("auth", "NotAuthenticated", "invalid user name or password");
     return caller;
   }
 
-  /** The caller for valid credentials, or undefined. */
+  /**
+   * A password login however it arrives (Basic header, the portal's sign-in form): refused with
+   * 429 while the user or address is locked out, and counted and audited when it fails.
+   */
+  async login(req: FastifyRequest, username: string, password: string, method = "password"): Promise<Caller | undefined> {
+    this.guard?.check(req, username);
+    const result = await this.check(username, password);
+    if (!result.caller) {
+      await this.guard?.failed(req, { method, user: username, userUuid: result.user?.uuid, reason: result.reason });
+      return undefined;
+    }
+    this.guard?.succeeded(username);
+    return result.caller;
+  }
+
+  /** The caller for valid credentials, or undefined; neither limited nor audited — clients' attempts go through login(). */
   async verify(username: string, password: string): Promise<Caller | undefined> {
+    return (await this.check(username, password)).caller;
+  }
+
+  /** The caller, or why not (for the audit trail, never for the client). */
+  async check(username: string, password: string): Promise<Verification> {
     const key = createHmac("sha256", this.cacheKey).update(username).update("\0").update(password).digest("base64");
     const hit = this.cache.get(key);
     if (hit && hit.expiresAt > Date.now()) {
       const user = await this.store.userByUuid(hit.userUuid);
-      if (user && !user.disabled && user.password_hash === hit.passwordHash) return callerOf(this.store, user);
+      if (user && !user.disabled && user.password_hash === hit.passwordHash) return { caller: await callerOf(this.store, user) };
       this.cache.delete(key);
     }
     const user = await this.store.userByName(username);
     if (!user || user.disabled || !user.password_hash) {
       // Same work whether or not the user exists, so timing does not reveal user names.
       await verifyPassword(password, DUMMY_HASH);
-      return undefined;
+      return { reason: !user ? "unknown user" : user.disabled ? "user disabled" : "no password set", user };
     }
-    if (!(await verifyPassword(password, user.password_hash))) return undefined;
+    if (!(await verifyPassword(password, user.password_hash))) return { reason: "wrong password", user };
     if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, { userUuid: user.uuid, passwordHash: user.password_hash, expiresAt: Date.now() + this.ttlMs });
-    return callerOf(this.store, user);
+    return { caller: await callerOf(this.store, user) };
   }
 }
 

@@ -31,6 +31,9 @@ export type IssuedCertificate =
   | { kind: "pfx"; templateName: string; der: Buffer; pfx: Buffer; keyHistory: boolean };
 
 const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** Another submit for the same request recorded its certificates first. */
+class LostRace extends Error {}
 const RECOVERIES_PER_REQUEST = 3;
 const archiveAad = (serial: string) => `openclm:archived-key:${serial}`;
 
@@ -105,11 +108,13 @@ export class IssuanceService {
     );
 
     // Recorded before the answer leaves; a racing submit for the same request loses here.
-    const won = await store.tx(async (tx) => {
+    const won = await store
+      .tx(async (tx) => {
       const cur = (await tx.requestByUuid(r.uuid, true))!;
       if (cur.csr_fingerprints !== null || !ACTIVE_STATUSES.includes(cur.status)) return false;
       if (profile) await tx.insertProfile(profile);
-      for (const row of rows) if (!(await tx.insertCertificate(row))) return false;
+      // A lost race rolls the whole transaction back, so no certificate of ours stays half-recorded.
+      for (const row of rows) if (!(await tx.insertCertificate(row))) throw new LostRace();
       await tx.updateRequest(
         r.uuid,
         { csr_fingerprints: fingerprints, status: RequestStatus.Executing, updated_at: at, ...(profile ? { new_profile_uuid: profile.uuid } : {}) },
@@ -127,7 +132,11 @@ export class IssuanceService {
         details: { serials: rows.map((x) => x.serial), templates: rows.map((x) => x.template_name), user: r.target_uuid, serverGenerated: serverTemplates.length },
       });
       return true;
-    });
+      })
+      .catch((e: unknown) => {
+        if (e instanceof LostRace) return false;
+        throw e;
+      });
     if (!won) {
       const latest = (await store.requestByUuid(r.uuid))!;
       if (latest.csr_fingerprints === null) throw conflict("InvalidRequestState", "the request changed state meanwhile");
@@ -223,6 +232,8 @@ export class IssuanceService {
   private async targetAttributes(r: RequestRow): Promise<UserAttributes> {
     const u = await this.ctx.store.userByUuid(r.target_uuid);
     if (!u) throw conflict("UnknownUser", "the request's target user no longer exists");
+    // An agent's open request does not outlive the disabling of the user it was for.
+    if (u.disabled) throw conflict("UserDisabled", "the request's target user is disabled");
     return userAttributes({ name: u.name, displayName: u.display_name, email: u.email, upn: u.upn });
   }
 }

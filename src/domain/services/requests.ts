@@ -211,9 +211,16 @@ export class RequestService {
     if (permissions.isAuditor(caller)) return store.listRequests({ status, targetUuid, page });
     // Everyone sees their own; approvers and agents also see what their policies give them.
     const own = await store.listRequests({ visibleTo: caller.uuid, status, targetUuid, page: { top: q.top + q.skip, skip: 0 } });
-    const others = (await store.listRequests({ status: status ?? RequestStatus.Pending, targetUuid, page: { top: 500, skip: 0 } })).filter(
-      (r) => r.target_uuid !== caller.uuid && r.originator_uuid !== caller.uuid && permissions.maySeeRequest(caller, this.ctx.catalog.get(r.template_uuid), requestFacts(r)),
-    );
+    // Only callers some policy shows other people's requests to read the shared queue: a plain
+    // user's list stays one indexed query however long the organisation's approval queue grows.
+    const seesOthers = this.ctx.catalog
+      .all()
+      .some((t) => Object.keys(t.policies).some((w) => permissions.maySeeRequest(caller, t, { originatorUuid: "", targetUuid: "", flags: 0, workflow: w })));
+    const others = !seesOthers
+      ? []
+      : (await store.listRequests({ status: status ?? RequestStatus.Pending, targetUuid, page: { top: 500, skip: 0 } })).filter(
+          (r) => r.target_uuid !== caller.uuid && r.originator_uuid !== caller.uuid && permissions.maySeeRequest(caller, this.ctx.catalog.get(r.template_uuid), requestFacts(r)),
+        );
     const merged = [...own, ...others].sort((a, b) => (a.submitted_at < b.submitted_at ? 1 : a.submitted_at > b.submitted_at ? -1 : a.uuid.localeCompare(b.uuid)));
     return merged.slice(q.skip, q.skip + q.top);
   }
@@ -275,7 +282,9 @@ export class RequestService {
     if (!event) throw badInput("InvalidStatus", 'status: "Completed", "Canceled" or "Abandoned"');
     const facts = requestFacts(r);
     const allowed =
-      event === "cancel" ? permissions.mayCancel(caller, facts) : !!template && (permissions.mayExecute(caller, template, facts) || (event === "abandon" && permissions.isAdmin(caller)));
+      event === "cancel"
+        ? permissions.mayCancel(caller, facts)
+        : !!template && (event === "abandon" ? permissions.mayAbandon(caller, template, facts) : permissions.mayExecute(caller, template, facts));
     if (!allowed) throw forbidden("NotAuthorized", `you may not mark this request ${name}`);
     let republish = false;
     const result = await store.tx(async (tx) => {

@@ -7,7 +7,7 @@ import { CertificateStatus, RequestStatus, SmartcardStatus, WorkflowTypes, enumB
 import { CrlReason } from "./request-effects.js";
 import { generatePin } from "../pin.js";
 import { open as openSealed, seal } from "../../crypto/envelope.js";
-import { badInput, conflict, forbidden, notFound } from "../errors.js";
+import { badInput, conflict, DomainError, forbidden, notFound } from "../errors.js";
 import { newGuid, parseGuid } from "../guid.js";
 import { ADMIN_KEY_WORKFLOWS, smartcardStatesFor } from "../credential-lifecycle.js";
 import { ACTIVE_STATUSES, assertTransition } from "../request-lifecycle.js";
@@ -74,7 +74,8 @@ export class SmartcardService {
       template_uuid: t.uuid,
       template_version: t.version,
       key_version: keyVersion,
-      comment: "",
+      // The card names the agent who enrolled it for its user (AssignedUserUuid).
+      comment: r.originator_uuid !== r.target_uuid ? `enrolled by ${caller.name} on behalf of the user` : "",
       atr: atr || (t.kind === "virtualSmartcard" ? TPM_VSC_ATR : ""),
       middleware: "MSBaseCSP",
       request_uuid: r.uuid,
@@ -85,7 +86,9 @@ export class SmartcardService {
       const cur = (await tx.requestByUuid(r.uuid, true))!;
       assertTransition(cur.status, "execute");
       if (!(await tx.insertSmartcard(row))) {
-        const other = (await tx.smartcardByRequest(r.uuid))!;
+        const other = await tx.smartcardByRequest(r.uuid);
+        // No card on this request: the card id went live on another request meanwhile.
+        if (!other) throw conflict("CardInUse", "this card is already in use; retire it first");
         if (other.card_id === cardId) return other;
         throw conflict("CardAlreadyBound", "another card is already bound to this request");
       }
@@ -153,10 +156,30 @@ export class SmartcardService {
    * Releases the card's diversified admin key (`kind: "key"`) or a challenge response. Every rule
    * of SPEC §9 is checked here; a refusal reveals nothing about the key.
    */
-  async release(
-    actor: Actor,
-    input: { requestId: string; smartcardId: string; cardId: string; kind: "key" } | { requestId: string; smartcardId: string; cardId: string; kind: "response"; challenge: string; diversified: string | undefined },
-  ): Promise<Buffer> {
+  async release(actor: Actor, input: ReleaseInput): Promise<Buffer> {
+    try {
+      return await this.releaseChecked(actor, input);
+    } catch (e) {
+      // A refused release of a visible request is on record as an attempt (bound refusals already are).
+      if (e instanceof DomainError && e.kind === "forbidden" && e.code !== "ReleaseBoundReached") {
+        const r = await this.ctx.store.requestByUuid(parseGuid(input.requestId) ?? "");
+        await recordAudit(this.ctx.store, {
+          actorUuid: actor.caller.uuid,
+          actorName: actor.caller.name,
+          action: input.kind === "key" ? "smartcard.diversifiedkey" : "smartcard.authenticationresponse",
+          targetType: "smartcard",
+          targetUuid: parseGuid(input.smartcardId) ?? null,
+          requestUuid: r?.uuid ?? null,
+          correlationId: actor.correlationId,
+          outcome: "denied",
+          details: { reason: e.code },
+        });
+      }
+      throw e;
+    }
+  }
+
+  private async releaseChecked(actor: Actor, input: ReleaseInput): Promise<Buffer> {
     const { store, permissions, catalog } = this.ctx;
     const caller = actor.caller;
     const { request: r, card } = await this.inRequest(caller, input.requestId, input.smartcardId);
@@ -187,7 +210,8 @@ export class SmartcardService {
     const current = diversified ? await this.ctx.masterSecrets.current(t.uuid) : undefined;
     const version = input.kind === "key" ? current!.version : (card.key_version ?? current?.version);
     const key = diversified ? await this.derivedKey(t, card, version!) : parseAdminKeyHex(sc.defaultAdminKeyHex);
-    const bound = offline && workflow === "OfflineUnblock" && !permissions.mayExecute(caller, t, requestFacts(r)) ? 1 : sc.maxResponsesPerRequest;
+    // Offline unblock answers one challenge read out over the phone, whoever started the request.
+    const bound = workflow === "OfflineUnblock" ? 1 : sc.maxResponsesPerRequest;
 
     const taken = await store.tx(async (tx) => {
       const cur = (await tx.requestByUuid(r.uuid, true))!;
@@ -305,6 +329,10 @@ export class SmartcardService {
     return this.ctx.permissions.maySeeCredential(caller, this.ctx.catalog.get(card.template_uuid), { assignedUserUuid: card.assigned_user_uuid });
   }
 }
+
+type ReleaseInput =
+  | { requestId: string; smartcardId: string; cardId: string; kind: "key" }
+  | { requestId: string; smartcardId: string; cardId: string; kind: "response"; challenge: string; diversified: string | undefined };
 
 export function parseBool(v: string): boolean {
   const s = v.trim().toLowerCase();
