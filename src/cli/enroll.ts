@@ -34,6 +34,7 @@ import {
 
 interface EnrollOptions extends ServerOptions {
   template?: string;
+  onBehalfOf?: string;
   card?: string;
   request?: string;
   resume?: string;
@@ -82,6 +83,7 @@ export function registerEnrollCommand(program: Command): void {
   const cmd = usageErrorsExit2(program.command("enroll").description("enroll for a smart card profile template onto a software virtual smart card"));
   addServerOptions(cmd)
     .option("--template <name|uuid>", "profile template (default: ask, or the only one)")
+    .option("--on-behalf-of <user>", "enroll a card for this user, as an enrollment agent")
     .option("--card <card>", "existing card (id, id prefix or file) instead of a new virtual card")
     .option("--resume <request>", "continue this request once it has been approved (after exit code 6)")
     .option("--request <uuid>", "the same as --resume")
@@ -119,7 +121,7 @@ async function enroll(opts: EnrollOptions): Promise<number> {
     recovered.push(...(await recoverInterruptedEnrollments(api, store, steps, locked?.path)));
 
     // Template, policy and card configuration (walkthrough steps 1–4 and 12).
-    const templates = await steps.run("templates", "Find profile templates", () => api.listProfileTemplates(), (t) => `${t.length} available`);
+    const templates = await steps.run("templates", "Find profile templates", () => api.listProfileTemplates(opts.onBehalfOf), (t) => `${t.length} available`);
     let template: ProfileTemplateView;
     if (requestId) {
       const request = await steps.run("read-request", "Read request", () => api.getRequest(requestId));
@@ -166,7 +168,8 @@ async function enroll(opts: EnrollOptions): Promise<number> {
 
     if (!opts.yes) {
       const where = locked ? `card ${locked.card.cardId}` : "a new virtual smart card";
-      const go = await prompter.confirm(`Enroll ${user} for "${template.name}" on ${where}?`);
+      const who = opts.onBehalfOf ? `${opts.onBehalfOf} (as enrollment agent ${user})` : user;
+      const go = await prompter.confirm(`Enroll ${who} for "${template.name}" on ${where}?`);
       if (!go) {
         process.stderr.write("nothing was requested\n");
         return ExitCode.Ok;
@@ -182,6 +185,7 @@ async function enroll(opts: EnrollOptions): Promise<number> {
       pin,
       card: locked,
       ...(requestId ? { requestId } : {}),
+      ...(opts.onBehalfOf ? { onBehalfOf: opts.onBehalfOf } : {}),
     };
     const cardRef = locked ? ` --card ${locked.card.cardId}` : "";
     locked = null; // the flow owns the lock from here

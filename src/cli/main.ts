@@ -2,6 +2,7 @@
 import "reflect-metadata";
 import { Command } from "commander";
 import { registerServeCommand } from "./serve.js";
+import { registerAdminCommands } from "./admin.js";
 import { registerCardCommands } from "./card.js";
 import { registerEnrollCommand, registerRenewCommand } from "./enroll.js";
 import { registerRequestsCommands } from "./requests.js";
@@ -15,6 +16,7 @@ program
   .description("OpenCLM — certificate lifecycle and smart card management (MIM CM REST API v1.0)")
   .version("0.1.0");
 registerServeCommand(program);
+registerAdminCommands(program);
 registerEnrollCommand(program);
 registerCardCommands(program);
 registerRenewCommand(program);

@@ -151,8 +151,9 @@ export class ApiClient {
     return idFromCreatedUri(typeof uri === "string" ? uri : (location ?? ""), what);
   }
 
-  async listProfileTemplates(): Promise<ProfileTemplateView[]> {
-    return parseProfileTemplates(await this.#json("GET", "/profiletemplates"));
+  /** Templates the caller may enroll for; with `targetUser`, on that user's behalf (agents). */
+  async listProfileTemplates(targetUser?: string): Promise<ProfileTemplateView[]> {
+    return parseProfileTemplates(await this.#json("GET", "/profiletemplates", { query: { targetuser: targetUser } }));
   }
 
   async getPolicy(templateUuid: string, type: string): Promise<WorkflowPolicy> {

@@ -35,6 +35,8 @@ export interface EnrollPlan {
    * record of `card`, new keys are made on the same card, and `pin` is the card's current PIN.
    */
   renew?: { smartcardUuid: string };
+  /** Enroll for this user (name) as an enrollment agent. */
+  onBehalfOf?: string;
 }
 
 export interface EnrollDeps {
@@ -109,6 +111,7 @@ class Enrollment {
             ...(plan.renew ? { type: "Renew", smartcard: plan.renew.smartcardUuid } : { type: "Enroll", profiletemplateuuid: plan.template.uuid }),
             datacollection: plan.dataCollection,
             comment: plan.comment,
+            ...(plan.onBehalfOf ? { target: plan.onBehalfOf } : {}),
           }),
           (id) => id,
         );

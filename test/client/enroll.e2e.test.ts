@@ -45,6 +45,23 @@ async function allRequests(): Promise<{ Uuid: string; Status: number }[]> {
 }
 
 describe("openclm enroll against the demo server", () => {
+  it("lets an enrollment agent enroll a card for another user (--on-behalf-of)", async () => {
+    const cardDir = tempDir();
+    const args = enrollArgs(server.url, cardDir, ["--on-behalf-of", "alice"]).map((a) => (a === "alice" ? "carol" : a));
+    args[args.indexOf("--on-behalf-of") + 1] = "alice";
+    const r = await runCli(args, { P: "carol", PIN: "agent-set-PIN-1" });
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const out = JSON.parse(r.stdout);
+    // alice owns the card and the request names both; alice sees them as her own.
+    const request = await call(server, "GET", `/requests/${out.requestId}`, alice);
+    expect(request.body).toMatchObject({ Status: 8, IsEnrollmentAgent: true, TargetUserName: "alice", OriginatorUserName: "carol" });
+    const card = await call(server, "GET", `/smartcards/${out.smartcardUuid}`, alice);
+    expect(card.body).toMatchObject({ Status: 3, AssignedUserUuid: request.body.TargetUserUuid });
+    const audit = await call(server, "GET", `/audit?request=${out.requestId}`, { user: "dave", password: "dave" });
+    expect(audit.status).toBe(200);
+    expect(JSON.stringify(audit.body)).toContain("carol");
+  });
+
   it("enrolls non-interactively: certificate on the card, chain verifies, request Completed, card Active", async () => {
     const cardDir = tempDir();
     const r = await runCli(enrollArgs(server.url, cardDir), secrets);
