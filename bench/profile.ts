@@ -1,0 +1,126 @@
+// Self-time summary of a V8 .cpuprofile (what `node --cpu-prof` writes), optionally limited to
+// the samples taken inside the measured window.
+import { readFileSync } from "node:fs";
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number; // µs, monotonic clock
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface Hotspot {
+  function: string;
+  location: string;
+  selfMs: number;
+  /** share of the busy (non-idle) samples */
+  percent: number;
+}
+
+export interface ProfileSummary {
+  file: string;
+  /** whether samples were limited to the measured window (else the whole profile) */
+  windowed: boolean;
+  sampledMs: number;
+  busyMs: number;
+  idleMs: number;
+  top: Hotspot[];
+  byPackage: Array<{ package: string; selfMs: number; percent: number }>;
+}
+
+/** A short location: node_modules/<pkg>/…, dist/…, node:… */
+function shortUrl(url: string, repoRoot: string): string {
+  if (!url) return "";
+  let u = url.replace(/^file:\/\//, "");
+  if (u.startsWith(repoRoot)) u = u.slice(repoRoot.length).replace(/^\//, "");
+  const nm = u.lastIndexOf("node_modules/");
+  if (nm >= 0) u = u.slice(nm);
+  return u;
+}
+
+function packageOf(frame: CallFrame, repoRoot: string): string {
+  const name = frame.functionName;
+  if (!frame.url) return name.startsWith("(") ? name : "(native)";
+  const u = shortUrl(frame.url, repoRoot);
+  const m = /^node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(u);
+  if (m) return m[1]!;
+  if (u.startsWith("node:")) return "node:" + (u.slice(5).split("/")[0] ?? "");
+  const d = /^dist\/([^/]+)/.exec(u);
+  if (d) return `openclm ${d[1]!.replace(/\.js$/, "")}`;
+  return u;
+}
+
+/**
+ * Self time per function (name + location), from the sample stream: each sample stands for the
+ * time until the next one. `window` is [from, to] in milliseconds of the monotonic clock.
+ */
+export function summarizeProfile(file: string, repoRoot: string, window?: { from: number; to: number }, topN = 20): ProfileSummary {
+  const p = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const byId = new Map<number, ProfileNode>();
+  for (const n of p.nodes) byId.set(n.id, n);
+  let from = -Infinity;
+  let to = Infinity;
+  let windowed = false;
+  if (window) {
+    const f = window.from * 1000;
+    const t = window.to * 1000;
+    // Only when the window lies within the profile: both clocks are CLOCK_MONOTONIC on Linux.
+    if (f >= p.startTime && f < p.endTime) {
+      from = f;
+      to = t;
+      windowed = true;
+    }
+  }
+  const self = new Map<string, { frame: CallFrame; us: number }>();
+  const packages = new Map<string, number>();
+  let t = p.startTime;
+  let total = 0;
+  let idle = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i] ?? 0;
+    const dur = p.timeDeltas[i + 1] ?? 0;
+    if (t < from || t > to) continue;
+    const node = byId.get(p.samples[i]!);
+    if (!node) continue;
+    const f = node.callFrame;
+    total += dur;
+    if (f.functionName === "(idle)") {
+      idle += dur;
+      continue;
+    }
+    const key = `${f.functionName}|${f.url}|${f.lineNumber}`;
+    const e = self.get(key);
+    if (e) e.us += dur;
+    else self.set(key, { frame: f, us: dur });
+    const pkg = packageOf(f, repoRoot);
+    packages.set(pkg, (packages.get(pkg) ?? 0) + dur);
+  }
+  const busy = total - idle;
+  const pct = (us: number) => (busy > 0 ? (us / busy) * 100 : 0);
+  const top = [...self.values()]
+    .sort((a, b) => b.us - a.us)
+    .slice(0, topN)
+    .map(({ frame, us }) => ({
+      function: frame.functionName || "(anonymous)",
+      location: frame.url ? `${shortUrl(frame.url, repoRoot)}:${frame.lineNumber + 1}` : "",
+      selfMs: us / 1000,
+      percent: pct(us),
+    }));
+  const byPackage = [...packages.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .map(([pkg, us]) => ({ package: pkg, selfMs: us / 1000, percent: pct(us) }));
+  return { file, windowed, sampledMs: total / 1000, busyMs: busy / 1000, idleMs: idle / 1000, top, byPackage };
+}
