@@ -126,6 +126,19 @@ describe("card workflows", () => {
     expect((await get(`/smartcards/${e.scid}/certificates`)).body).toHaveLength(2);
   });
 
+  it("OnlineUpdate reissues the card's certificates under the current template and supersedes the old ones", async () => {
+    const e = await enroll(server);
+    const oldLeaf = leafOfPkcs7(e.pkcs7);
+    const id = await request(users.alice, { type: "OnlineUpdate", smartcard: e.scid });
+    expect((await get(`/requests/${id}`)).body).toMatchObject({ RequestType: 10, Status: 3, OldSmartcardUuid: e.scid, NewSmartcardUuid: e.scid });
+    const newLeaf = await issueFor(users.alice, id, e.card);
+    expect((await complete(id)).body.Status).toBe(8);
+    const card = (await get(`/smartcards/${e.scid}`)).body;
+    expect(card).toMatchObject({ Status: 3, ProfileTemplateVersion: 1 });
+    expect((await readCrl(server)).entries.get(serialOf(oldLeaf))).toBe("Superseded");
+    expect((await verifyWithCrl(server, newLeaf)).ok).toBe(true);
+  });
+
   it("Duplicate gives the same user a second card", async () => {
     const e = await enroll(server);
     const id = await request(users.alice, { type: "Duplicate", profiletemplateuuid: VPN, smartcard: e.scid });
