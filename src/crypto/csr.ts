@@ -100,30 +100,54 @@ function decodeText(input: string): Buffer {
   return Buffer.from(base64, "base64");
 }
 
-function decodeRequest(der: Buffer): pkijs.CertificationRequest {
+/** The parts of a PKCS#10 request the checks need, located in the DER as it was sent. */
+interface DecodedRequest {
+  tbs: Buffer;
+  spki: Buffer;
+  signatureAlgorithm: string;
+  signatureParams: asn1js.AsnType | undefined;
+  signature: Buffer;
+  unusedBits: number;
+}
+
+/**
+ * Walks the request's structure directly (RFC 2986 §4): this runs on every submitted CSR, and a
+ * full schema comparison cost more than the signature check it precedes.
+ */
+function decodeRequest(der: Buffer): DecodedRequest {
   const parsed = asn1js.fromBER(der);
   if (parsed.offset === -1) throw new CsrError("CSR is not valid DER (truncated or malformed)");
   if (parsed.offset !== der.length) throw new CsrError("CSR has unexpected data after the DER structure");
-  let csr: pkijs.CertificationRequest;
-  try {
-    csr = new pkijs.CertificationRequest({ schema: parsed.result });
-  } catch {
-    throw new CsrError("CSR is not a PKCS#10 certification request");
-  }
-  if (csr.version !== 0) throw new CsrError("CSR version is not supported (only PKCS#10 v1)");
-  return csr;
+  const notPkcs10 = () => new CsrError("CSR is not a PKCS#10 certification request");
+  const root = parsed.result;
+  if (!(root instanceof asn1js.Sequence) || root.valueBlock.value.length !== 3) throw notPkcs10();
+  const [info, algorithm, signature] = root.valueBlock.value;
+  if (!(info instanceof asn1js.Sequence) || !(algorithm instanceof asn1js.Sequence) || !(signature instanceof asn1js.BitString)) throw notPkcs10();
+  const [version, subject, spki, attributes, ...rest] = info.valueBlock.value;
+  if (!(version instanceof asn1js.Integer) || !(subject instanceof asn1js.Sequence) || !(spki instanceof asn1js.Sequence) || rest.length > 0)
+    throw notPkcs10();
+  if (attributes && !(attributes.idBlock.tagClass === 3 && attributes.idBlock.tagNumber === 0)) throw notPkcs10();
+  const [oid, params, ...extra] = algorithm.valueBlock.value;
+  if (!(oid instanceof asn1js.ObjectIdentifier) || extra.length > 0) throw notPkcs10();
+  if (version.valueBlock.valueDec !== 0) throw new CsrError("CSR version is not supported (only PKCS#10 v1)");
+  return {
+    tbs: Buffer.from(info.valueBeforeDecodeView),
+    spki: Buffer.from(spki.valueBeforeDecodeView),
+    signatureAlgorithm: oid.getValue(),
+    signatureParams: params,
+    signature: Buffer.from(signature.valueBlock.valueHexView),
+    unusedBits: signature.valueBlock.unusedBits,
+  };
 }
 
 /**
  * The SPKI is re-exported by OpenSSL so the certificate gets a canonical encoding of exactly
  * the key whose signature was checked, whatever BER liberties the client took.
  */
-function publicKeyOf(csr: pkijs.CertificationRequest): { key: KeyObject; spkiDer: Buffer } {
+function publicKeyOf(csr: DecodedRequest): { key: KeyObject; spkiDer: Buffer } {
   let key: KeyObject;
   try {
-    const info = asn1js.fromBER(csr.tbsView).result as asn1js.Sequence;
-    const raw = Buffer.from(info.valueBlock.value[2]!.valueBeforeDecodeView);
-    key = createPublicKey({ key: raw, format: "der", type: "spki" });
+    key = createPublicKey({ key: csr.spki, format: "der", type: "spki" });
   } catch {
     throw new CsrError("CSR public key is malformed or of an unsupported algorithm");
   }
@@ -161,8 +185,8 @@ function classifyKey(key: KeyObject): Pick<ParsedCsr, "keyAlgorithm" | "keySize"
 }
 
 /** Returns the hash the request was signed with (null for EdDSA). */
-function verifyProofOfPossession(csr: pkijs.CertificationRequest, key: KeyObject): Hash | null {
-  const algorithm = SIGNATURE_ALGORITHMS[csr.signatureAlgorithm.algorithmId];
+function verifyProofOfPossession(csr: DecodedRequest, key: KeyObject): Hash | null {
+  const algorithm = SIGNATURE_ALGORITHMS[csr.signatureAlgorithm];
   if (!algorithm) throw new CsrError("CSR signature algorithm is not supported");
   const keyType = key.asymmetricKeyType;
   const compatible =
@@ -172,15 +196,15 @@ function verifyProofOfPossession(csr: pkijs.CertificationRequest, key: KeyObject
     algorithm.family === keyType;
   if (!compatible) throw new CsrError("CSR signature algorithm does not match its public key");
 
-  if (csr.signatureValue.valueBlock.unusedBits !== 0) throw new CsrError("CSR signature is malformed");
-  const signature = Buffer.from(csr.signatureValue.valueBlock.valueHexView);
-  const data = Buffer.from(csr.tbsView);
+  if (csr.unusedBits !== 0) throw new CsrError("CSR signature is malformed");
+  const signature = csr.signature;
+  const data = csr.tbs;
 
   let hash = algorithm.hash;
   let ok: boolean;
   try {
     if (algorithm.family === "rsa-pss") {
-      const pss = pssParameters(csr.signatureAlgorithm.algorithmParams);
+      const pss = pssParameters(csr.signatureParams);
       hash = pss.hash;
       ok = verify(hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }, signature);
     } else {
