@@ -127,6 +127,19 @@ export function guidArgument(value: string, what: string): string {
 
 export const collectRepeatable = (value: string, previous: string[]): string[] => [...previous, value];
 
+/**
+ * What every command that files a request takes besides the server options: the policy's data
+ * items, a comment, unattended confirmation, JSON output and the card directory.
+ */
+export function addRequestInputOptions(cmd: Command, policy: string): Command {
+  return cmd
+    .option("--data <item=value>", `data collection item of the ${policy} policy (repeatable)`, collectRepeatable, [])
+    .option("--comment <text>", "request comment (used when the policy collects comments)")
+    .option("--yes", "do not ask for confirmation or for optional items")
+    .addOption(jsonOption())
+    .addOption(cardDirOption());
+}
+
 // --- multi-step commands ------------------------------------------------------------------------
 
 export interface StepSession {

@@ -17,13 +17,11 @@ import { colorsFor } from "../client/ui/terminal.js";
 import { UserPinOption } from "../client/wire-enums.js";
 import type { ProfileTemplateView } from "../client/wire.js";
 import {
+  addRequestInputOptions,
   addServerOptions,
-  cardDirOption,
-  collectRepeatable,
   commandHint,
   connect,
   guidArgument,
-  jsonOption,
   printJson,
   reportPending,
   secretFromEnv,
@@ -81,18 +79,16 @@ ${EXIT_CODES_HELP}`;
 
 export function registerEnrollCommand(program: Command): void {
   const cmd = usageErrorsExit2(program.command("enroll").description("enroll for a smart card profile template onto a software virtual smart card"));
-  addServerOptions(cmd)
-    .option("--template <name|uuid>", "profile template (default: ask, or the only one)")
-    .option("--on-behalf-of <user>", "enroll a card for this user, as an enrollment agent")
-    .option("--card <card>", "existing card (id, id prefix or file) instead of a new virtual card")
-    .option("--resume <request>", "continue this request once it has been approved (after exit code 6)")
-    .option("--request <uuid>", "the same as --resume")
-    .option("--data <item=value>", "data collection item (repeatable)", collectRepeatable, [])
-    .option("--comment <text>", "request comment (used when the policy collects comments)")
-    .option("--pin-env <var>", "read the PIN from this environment variable")
-    .option("--yes", "do not ask for confirmation or for optional items")
-    .addOption(jsonOption())
-    .addOption(cardDirOption())
+  addRequestInputOptions(
+    addServerOptions(cmd)
+      .option("--template <name|uuid>", "profile template (default: ask, or the only one)")
+      .option("--on-behalf-of <user>", "enroll a card for this user, as an enrollment agent")
+      .option("--card <card>", "existing card (id, id prefix or file) instead of a new virtual card")
+      .option("--resume <request>", "continue this request once it has been approved (after exit code 6)")
+      .option("--request <uuid>", "the same as --resume")
+      .option("--pin-env <var>", "read the PIN from this environment variable"),
+    "enrollment",
+  )
     .addHelpText("after", HELP)
     .action(async (opts: EnrollOptions) => {
       process.exitCode = await enroll(opts);
@@ -300,16 +296,14 @@ ${EXIT_CODES_HELP}`;
 
 export function registerRenewCommand(program: Command): void {
   const cmd = usageErrorsExit2(program.command("renew").description("renew the certificates of an enrolled card: new keys and certificates on the same card"));
-  addServerOptions(cmd)
-    .requiredOption("--card <card>", "the card to renew (id, id prefix or file)")
-    .option("--resume <request>", "continue this renewal request once it has been approved (after exit code 6)")
-    .option("--request <uuid>", "the same as --resume")
-    .option("--data <item=value>", "data collection item of the renew policy (repeatable)", collectRepeatable, [])
-    .option("--comment <text>", "request comment (used when the policy collects comments)")
-    .option("--pin-env <var>", "read the card's current PIN from this environment variable")
-    .option("--yes", "do not ask for confirmation or for optional items")
-    .addOption(jsonOption())
-    .addOption(cardDirOption())
+  addRequestInputOptions(
+    addServerOptions(cmd)
+      .requiredOption("--card <card>", "the card to renew (id, id prefix or file)")
+      .option("--resume <request>", "continue this renewal request once it has been approved (after exit code 6)")
+      .option("--request <uuid>", "the same as --resume")
+      .option("--pin-env <var>", "read the card's current PIN from this environment variable"),
+    "renew",
+  )
     .addHelpText("after", RENEW_HELP)
     .action(async (opts: RenewOptions) => {
       process.exitCode = await renew(opts);

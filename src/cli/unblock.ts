@@ -11,13 +11,11 @@ import { findSmartcardRecord, runOnlineUnblock, serverChoosesPin } from "../clie
 import { Prompter } from "../client/ui/prompt.js";
 import { colorsFor } from "../client/ui/terminal.js";
 import {
+  addRequestInputOptions,
   addServerOptions,
-  cardDirOption,
-  collectRepeatable,
   commandHint,
   connect,
   guidArgument,
-  jsonOption,
   printJson,
   reportPending,
   secretFromEnv,
@@ -46,15 +44,13 @@ ${EXIT_CODES_HELP}`;
 
 export function registerUnblockCommand(program: Command): void {
   const cmd = usageErrorsExit2(program.command("unblock").description("unblock a card's PIN online: the server authorizes a new PIN for the card at hand"));
-  addServerOptions(cmd)
-    .requiredOption("--card <card>", "the blocked card (id, id prefix or file)")
-    .option("--pin-env <var>", "read the new PIN from this environment variable (else asked twice)")
-    .option("--resume <request>", "continue this unblock request once it has been approved (after exit code 6)")
-    .option("--data <item=value>", "data collection item of the unblock policy (repeatable)", collectRepeatable, [])
-    .option("--comment <text>", "request comment (used when the policy collects comments)")
-    .option("--yes", "do not ask for confirmation or for optional items")
-    .addOption(jsonOption())
-    .addOption(cardDirOption())
+  addRequestInputOptions(
+    addServerOptions(cmd)
+      .requiredOption("--card <card>", "the blocked card (id, id prefix or file)")
+      .option("--pin-env <var>", "read the new PIN from this environment variable (else asked twice)")
+      .option("--resume <request>", "continue this unblock request once it has been approved (after exit code 6)"),
+    "unblock",
+  )
     .addHelpText("after", HELP)
     .action(async (opts: UnblockOptions) => {
       process.exitCode = await unblock(opts);
