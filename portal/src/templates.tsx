@@ -18,5 +18,5 @@ export function useTemplates(): TemplatesValue {
 /** The template's name, the name the server sent along, or a short id. */
 export function useTemplateName(): (uuid: string, known?: string) => string {
   const { byUuid } = useTemplates();
-  return (uuid, known) => byUuid.get(uuid.toLowerCase())?.Name ?? known ?? `Profile template ${shortId(uuid)}…`;
+  return (uuid, known) => byUuid.get(uuid.toLowerCase())?.Name ?? (known || undefined) ?? `Profile template ${shortId(uuid)}…`;
 }

@@ -107,6 +107,8 @@ export interface Smartcard {
   SerialNumber: string;
   Middleware: string;
   Atr: string;
+  /** OpenCLM extension. */
+  ProfileTemplateName?: string;
   AssignedUserName?: string;
 }
 
@@ -119,6 +121,8 @@ export interface Profile {
   ProfileTemplateVersion: number;
   Comment: string;
   ProfileOperations: string[];
+  /** OpenCLM extension. */
+  ProfileTemplateName?: string;
 }
 
 export interface CertificateShort {

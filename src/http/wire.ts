@@ -141,7 +141,8 @@ export function requestView(
   };
 }
 
-export function smartcardView(c: SmartcardRow) {
+/** `templateName` is an OpenCLM extension, so clients need no template lookup to label a card. */
+export function smartcardView(c: SmartcardRow, templateName = "") {
   return {
     Uuid: c.uuid,
     Status: c.status,
@@ -156,10 +157,11 @@ export function smartcardView(c: SmartcardRow) {
     SerialNumber: `{${c.card_id}}`,
     Middleware: c.middleware,
     Atr: c.atr,
+    ProfileTemplateName: templateName,
   };
 }
 
-export function profileView(p: ProfileRow, operations: string[]) {
+export function profileView(p: ProfileRow, operations: string[], templateName = "") {
   return {
     Uuid: p.uuid,
     Status: p.status,
@@ -171,6 +173,7 @@ export function profileView(p: ProfileRow, operations: string[]) {
     ProfileTemplateVersion: p.template_version,
     Comment: p.comment,
     ProfileOperations: operations,
+    ProfileTemplateName: templateName,
   };
 }
 

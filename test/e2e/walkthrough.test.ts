@@ -106,6 +106,7 @@ describe("seed enrollment walkthrough", () => {
       Atr: "3b8d0180fba000000397425446590301c8",
       Status: 2,
       AssignedUserUuid: request.body.TargetUserUuid,
+      ProfileTemplateName: "Virtual Smartcard VPN",
     });
 
     // 17–18. the diversified admin key

@@ -99,6 +99,7 @@ describe.skipIf(!HAVE_CHROMIUM)("web portal in Chromium", () => {
       // --- alice sees her card and its certificate ----------------------------------------------
       const card = page.locator(`article[data-card="${cardId}"]`);
       await card.waitFor();
+      await card.getByText("Virtual Smartcard VPN").waitFor();
       const cardText = (await card.textContent()) ?? "";
       expect(cardText).toContain("Virtual Smartcard VPN");
       expect(cardText).toContain("Active");

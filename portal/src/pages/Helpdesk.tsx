@@ -319,7 +319,7 @@ export function Helpdesk({ query }: { query: URLSearchParams }) {
                     <CardView
                       key={c.card.Uuid}
                       item={c}
-                      templateName={templateName(c.card.ProfileTemplateUuid)}
+                      templateName={templateName(c.card.ProfileTemplateUuid, c.card.ProfileTemplateName)}
                       details={new Map()}
                       owner={found.user ? found.user.Name : c.card.AssignedUserName ?? shortId(c.card.AssignedUserUuid)}
                       extra={

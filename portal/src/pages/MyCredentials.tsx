@@ -69,7 +69,7 @@ export function MyCredentials() {
             ) : (
               <div className="credential-list">
                 {active.map((c) => (
-                  <CardView key={c.card.Uuid} item={c} templateName={templateName(c.card.ProfileTemplateUuid)} details={data.details} />
+                  <CardView key={c.card.Uuid} item={c} templateName={templateName(c.card.ProfileTemplateUuid, c.card.ProfileTemplateName)} details={data.details} />
                 ))}
               </div>
             )}
@@ -83,7 +83,7 @@ export function MyCredentials() {
             ) : (
               <div className="credential-list">
                 {activeProfiles.map((p) => (
-                  <ProfileView key={p.profile.Uuid} item={p} templateName={templateName(p.profile.ProfileTemplateUuid)} details={data.details} />
+                  <ProfileView key={p.profile.Uuid} item={p} templateName={templateName(p.profile.ProfileTemplateUuid, p.profile.ProfileTemplateName)} details={data.details} />
                 ))}
               </div>
             )}
@@ -95,10 +95,10 @@ export function MyCredentials() {
               </summary>
               <div className="credential-list">
                 {retired.map((c) => (
-                  <CardView key={c.card.Uuid} item={c} templateName={templateName(c.card.ProfileTemplateUuid)} details={data.details} />
+                  <CardView key={c.card.Uuid} item={c} templateName={templateName(c.card.ProfileTemplateUuid, c.card.ProfileTemplateName)} details={data.details} />
                 ))}
                 {retiredProfiles.map((p) => (
-                  <ProfileView key={p.profile.Uuid} item={p} templateName={templateName(p.profile.ProfileTemplateUuid)} details={data.details} />
+                  <ProfileView key={p.profile.Uuid} item={p} templateName={templateName(p.profile.ProfileTemplateUuid, p.profile.ProfileTemplateName)} details={data.details} />
                 ))}
               </div>
             </details>

@@ -1,5 +1,6 @@
 import { Type } from "@sinclair/typebox";
 import type { App, Services } from "../app.js";
+import type { SmartcardRow } from "../../store/store.js";
 import { certificateShortView, smartcardView } from "../wire.js";
 import { actorOf, callerOf, created, IdParam, jsonString, Paging } from "./common.js";
 
@@ -18,6 +19,7 @@ const ResponseQuery = Type.Object({
 });
 
 export function registerSmartcardRoutes(app: App, s: Services): void {
+  const view = (c: SmartcardRow) => smartcardView(c, s.ctx.catalog.get(c.template_uuid)?.name);
   app.post("/smartcards", { schema: { body: BindBody } }, async (req, reply) => {
     const card = await s.smartcards.bind(actorOf(req), { requestId: req.body.requestid, cardId: req.body.cardid, atr: req.body.atr ?? undefined });
     return created(reply, `api/v1.0/smartcards/${card.uuid}`);
@@ -25,10 +27,10 @@ export function registerSmartcardRoutes(app: App, s: Services): void {
 
   app.get("/smartcards", { schema: { querystring: Type.Object({ cardid: Type.Optional(Type.String({ maxLength: 80 })), ...Paging }) } }, async (req) => {
     const rows = await s.smartcards.list(callerOf(req), { cardId: req.query.cardid, top: req.query.top ?? 100, skip: req.query.skip ?? 0 });
-    return rows.map(smartcardView);
+    return rows.map(view);
   });
 
-  app.get("/smartcards/:id", { schema: { params: IdParam } }, async (req) => smartcardView(await s.smartcards.get(callerOf(req), req.params.id)));
+  app.get("/smartcards/:id", { schema: { params: IdParam } }, async (req) => view(await s.smartcards.get(callerOf(req), req.params.id)));
 
   app.get("/smartcards/:id/operations", { schema: { params: IdParam } }, async (req) => {
     const caller = callerOf(req);
@@ -41,11 +43,11 @@ export function registerSmartcardRoutes(app: App, s: Services): void {
   });
 
   app.get("/requests/:reqid/smartcards/:scid", { schema: { params: RequestCardParams } }, async (req) =>
-    smartcardView((await s.smartcards.inRequest(callerOf(req), req.params.reqid, req.params.scid)).card),
+    view((await s.smartcards.inRequest(callerOf(req), req.params.reqid, req.params.scid)).card),
   );
 
   app.put("/requests/:reqid/smartcards/:scid", { schema: { params: RequestCardParams, body: Type.Object({ status: Type.String({ minLength: 1, maxLength: 32 }) }) } }, async (req) =>
-    smartcardView(await s.smartcards.setStatusInRequest(actorOf(req), req.params.reqid, req.params.scid, req.body.status)),
+    view(await s.smartcards.setStatusInRequest(actorOf(req), req.params.reqid, req.params.scid, req.body.status)),
   );
 
   app.get("/smartcards/:id/serverproposedpin", { schema: { params: IdParam } }, async (req, reply) =>
