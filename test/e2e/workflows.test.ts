@@ -93,6 +93,11 @@ describe("card workflows", () => {
 
   it("OfflineUnblock gives the helpdesk one response for that card, and nobody else", async () => {
     const e = await enroll(server);
+    // the helpdesk finds the user's cards by name; others see none of them
+    const found = await get(`/smartcards?targetuser=alice`, users.carol);
+    expect(found.body.map((c: any) => c.Uuid)).toContain(e.scid);
+    expect((await get(`/smartcards?targetuser=alice`, users.bob)).body).toEqual([]);
+    expect((await get(`/smartcards?targetuser=nobody-here`, users.carol)).body).toEqual([]);
     const id = await request(users.alice, { type: "OfflineUnblock", smartcard: e.scid });
     const ch = Buffer.from("0102030405060708", "hex");
     expect((await response(server, users.bob, id, e.scid, e.card.cardId, ch, true)).status).toBe(404);

@@ -57,9 +57,11 @@ function FindCard({ onFound }: { onFound: (r: { user?: DirectoryUser; cards: Car
     setBusy(true);
     setError(null);
     try {
-      const u = await get<DirectoryUser>(`/admin/users/${encodeURIComponent(userName.trim())}`);
-      const all = await get<Smartcard[]>("/smartcards?top=1000");
-      onFound({ user: u, cards: await cardDetails(all.filter((c) => c.AssignedUserUuid === u.Uuid)), query: u.Name });
+      const name = userName.trim();
+      // The server lists only the cards of templates this operator serves.
+      const cards = await get<Smartcard[]>(`/smartcards?targetuser=${encodeURIComponent(name)}&top=1000`);
+      const u = mayReadDirectory ? await get<DirectoryUser>(`/admin/users/${encodeURIComponent(name)}`) : undefined;
+      onFound({ ...(u ? { user: u } : {}), cards: await cardDetails(cards), query: u?.Name ?? name });
     } catch (err) {
       setError(err);
     } finally {
@@ -106,11 +108,11 @@ function FindCard({ onFound }: { onFound: (r: { user?: DirectoryUser; cards: Car
           <div className="field">
             <label htmlFor="find-user">User name</label>
             <p className="hint" id="find-user-hint">
-              {mayReadDirectory ? "All cards assigned to this user." : "Searching by user needs directory access (auditors and administrators); ask the user for the card ID instead."}
+              {mayReadDirectory ? "All cards assigned to this user." : "The user's cards of the profile templates you serve."}
             </p>
-            <input id="find-user" aria-describedby="find-user-hint" value={userName} onChange={(e) => setUserName(e.target.value)} autoComplete="off" disabled={!mayReadDirectory} required />
+            <input id="find-user" aria-describedby="find-user-hint" value={userName} onChange={(e) => setUserName(e.target.value)} autoComplete="off" required />
           </div>
-          <button type="submit" disabled={busy || !mayReadDirectory}>
+          <button type="submit" disabled={busy}>
             Find user
           </button>
         </form>

@@ -15,6 +15,7 @@ import { isSmartcardTemplate, type ProfileTemplate } from "../templates.js";
 import { challengeResponse, deriveAdminKey, parseAdminKeyHex } from "../../crypto/adminkey.js";
 import type { Actor, AppContext } from "./context.js";
 import { requestFacts, workflowOf, type RequestService } from "./requests.js";
+import { findUser } from "./users.js";
 
 /** The ATR of a TPM virtual smart card, assumed when a client binds a virtual card without one. */
 export const TPM_VSC_ATR = "3b8d0180fba000000397425446590301c8";
@@ -115,8 +116,14 @@ export class SmartcardService {
     return card;
   }
 
-  async list(caller: Caller, q: { cardId?: string; top: number; skip: number }): Promise<SmartcardRow[]> {
+  async list(caller: Caller, q: { cardId?: string; targetUser?: string; top: number; skip: number }): Promise<SmartcardRow[]> {
     const page = { top: q.top, skip: q.skip };
+    if (q.targetUser !== undefined && q.targetUser.trim() !== "") {
+      // The helpdesk finds a user's cards: only those of templates that name the caller show.
+      const user = await findUser(this.ctx.store, q.targetUser);
+      if (!user) return [];
+      return (await this.ctx.store.listSmartcards({ userUuid: user.uuid, page })).filter((c) => this.visible(caller, c));
+    }
     if (q.cardId !== undefined) {
       const cardId = parseGuid(q.cardId);
       if (!cardId) throw badInput("InvalidGuid", "cardid: not a GUID");

@@ -25,8 +25,10 @@ export function registerSmartcardRoutes(app: App, s: Services): void {
     return created(reply, `api/v1.0/smartcards/${card.uuid}`);
   });
 
-  app.get("/smartcards", { schema: { querystring: Type.Object({ cardid: Type.Optional(Type.String({ maxLength: 80 })), ...Paging }) } }, async (req) => {
-    const rows = await s.smartcards.list(callerOf(req), { cardId: req.query.cardid, top: req.query.top ?? 100, skip: req.query.skip ?? 0 });
+  const ListQuery = Type.Object({ cardid: Type.Optional(Type.String({ maxLength: 80 })), targetuser: Type.Optional(Type.String({ maxLength: 256 })), ...Paging });
+  app.get("/smartcards", { schema: { querystring: ListQuery } }, async (req) => {
+    const q = req.query;
+    const rows = await s.smartcards.list(callerOf(req), { cardId: q.cardid, targetUser: q.targetuser, top: q.top ?? 100, skip: q.skip ?? 0 });
     return rows.map(view);
   });
 
