@@ -72,7 +72,8 @@ export const portalRoutes: FastifyPluginAsync<PortalOptions> = async (instance, 
     const basic = opts.authenticators.find((a): a is BasicAuthenticator => a instanceof BasicAuthenticator);
     if (!basic) return problem(req, reply, 403, "PasswordSignInDisabled", "password sign-in is not enabled on this server");
     const { username, password } = req.body;
-    const caller = await basic.verify(username, password);
+    // Through the same guard as Basic: per-user and per-address failure limits (429), audited failures.
+    const caller = await basic.login(req, username, password, "portal");
     if (!caller) {
       await recordAudit(s.ctx.store, {
         actorUuid: null,
