@@ -201,7 +201,6 @@ function initial(t: EngineTypes): Migration {
         .addColumn("sealed", t.blob, (c) => c.notNull())
         .addColumn("created_at", "text", (c) => c.notNull())
         .execute();
-      void sql;
     },
   };
 }

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { call, startServer, type TestServer } from "../helpers/server.js";
-import { des3, opensslDes3, TestCard } from "../helpers/card.js";
+import { opensslDes3, TestCard } from "../helpers/card.js";
 
 const VPN = "97CD65FA-AF4B-4587-9309-0DD6BFD8B4E1";
 const EMPTY = "00000000-0000-0000-0000-000000000000";
@@ -245,6 +245,5 @@ describe("seed enrollment walkthrough", () => {
     expect(late.status).toBe(409);
     const list = await call(server, "GET", "/requests?status=completed", alice);
     expect(list.body.map((r: any) => r.Uuid)).toContain(requestId.toLowerCase());
-    void des3;
   });
 });

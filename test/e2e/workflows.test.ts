@@ -6,9 +6,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { call, startServer, type TestServer } from "../helpers/server.js";
-import { bindCard, createRequest, DEFAULT_KEY, enroll, keyPath, response, TestCard, users, VPN, type Creds } from "../helpers/flow.js";
+import { bindCard, createRequest, enroll, keyPath, response, TestCard, users, VPN, type Creds } from "../helpers/flow.js";
 import { opensslDes3 } from "../helpers/card.js";
-import { fetchPki, leafOfPkcs7, readCrl, serialOf, tempDir, verifyWithCrl } from "../helpers/pki.js";
+import { leafOfPkcs7, readCrl, serialOf, tempDir, verifyWithCrl } from "../helpers/pki.js";
 
 const LOGON = "5c1b3a4e-2f6d-4c8a-9b7e-1d2f3a4b5c6d";
 const LOGON_KEY = "A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4E5F60718";
@@ -279,5 +279,3 @@ function publicKeyOf(pfx: string, password: string): string {
   return execFileSync("openssl", ["pkey", "-pubout"], { input: pem }).toString();
 }
 
-void DEFAULT_KEY;
-void fetchPki;

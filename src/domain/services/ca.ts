@@ -72,9 +72,10 @@ export class CertificateAuthority {
   // Read on every issuance: parsed once.
   readonly issuingNotAfter: Date;
   readonly issuerName: string;
+  private pem?: string;
 
   chainPem(): string {
-    return this.chainDer.map((d) => new X509Certificate(d).toString()).join("");
+    return (this.pem ??= this.chainDer.map((d) => new X509Certificate(d).toString()).join(""));
   }
 
   /**

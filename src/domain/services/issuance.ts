@@ -2,7 +2,7 @@
 // recording before answering. A second submit of the same CSRs gets the same answer.
 // Server-generated keys (software profiles) are delivered as PFX and archived sealed for Recover.
 import { createHash, X509Certificate } from "node:crypto";
-import type { CertificateRow, ProfileRow, RequestRow, Store } from "../../store/store.js";
+import type { CertificateRow, ProfileRow, RequestRow } from "../../store/store.js";
 import type { CertificateTemplateConfig } from "../../config/types.js";
 import type { Caller } from "../caller.js";
 import { recordAudit } from "../audit.js";
@@ -309,4 +309,3 @@ export function checkCsrAgainstTemplate(csr: ParsedCsr, t: CertificateTemplateCo
     );
 }
 
-export type { Store };

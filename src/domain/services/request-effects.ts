@@ -65,11 +65,10 @@ async function setCredentialStatus(tx: Store, r: RequestRow, card: number, profi
 }
 
 /** The card takes the admin key version released in this request (Renew, OnlineUpdate). */
-async function moveKeyVersion(ctx: AppContext, tx: Store, r: RequestRow, cardUuid: string, t: ProfileTemplate, now: string): Promise<void> {
+async function moveKeyVersion(tx: Store, r: RequestRow, cardUuid: string, t: ProfileTemplate, now: string): Promise<void> {
   const patch: Parameters<Store["updateSmartcard"]>[1] = { template_version: t.version, updated_at: now };
   if (r.new_key_version !== null) patch.key_version = r.new_key_version;
   await tx.updateSmartcard(cardUuid, patch);
-  void ctx;
 }
 
 const effects: Partial<Record<WorkflowType, Effect>> = {
@@ -95,22 +94,22 @@ const effects: Partial<Record<WorkflowType, Effect>> = {
     await setCertificates(tx, await certificatesOf(tx, { card: r.old_smartcard_uuid }), CertificateStatus.OnHold, CrlReason.certificateHold, now, [CertificateStatus.Valid]);
     await tx.updateSmartcard(r.old_smartcard_uuid!, { status: C.Suspended, updated_at: now });
   },
-  Renew: async (ctx, tx, r, t, now) => {
+  Renew: async (_ctx, tx, r, t, now) => {
     await requireIssued(tx, r, t);
     await supersedeOld(tx, r, now);
     if (isSmartcardTemplate(t)) {
       const card = await newCard(tx, r);
-      if (card.uuid === r.old_smartcard_uuid) await moveKeyVersion(ctx, tx, r, card.uuid, t, now);
+      if (card.uuid === r.old_smartcard_uuid) await moveKeyVersion(tx, r, card.uuid, t, now);
       else {
         await tx.updateSmartcard(card.uuid, { status: C.Active, parent_uuid: r.old_smartcard_uuid, updated_at: now });
         await tx.updateSmartcard(r.old_smartcard_uuid!, { status: C.Retired, updated_at: now });
       }
     } else if (r.old_profile_uuid) await tx.updateProfile(r.old_profile_uuid, { template_version: t.version, updated_at: now });
   },
-  OnlineUpdate: async (ctx, tx, r, t, now) => {
+  OnlineUpdate: async (_ctx, tx, r, t, now) => {
     await requireIssued(tx, r, t);
     await supersedeOld(tx, r, now);
-    await moveKeyVersion(ctx, tx, r, r.old_smartcard_uuid!, t, now);
+    await moveKeyVersion(tx, r, r.old_smartcard_uuid!, t, now);
   },
   // The card itself is unblocked with the released response; completing closes the request.
   Unblock: async () => {},

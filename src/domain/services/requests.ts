@@ -1,10 +1,9 @@
 // Request use cases: create, read, list, approve, and the status changes a client makes.
-import type { RequestRow, Store } from "../../store/store.js";
+import type { RequestRow } from "../../store/store.js";
 import type { Caller } from "../caller.js";
 import { recordAudit } from "../audit.js";
 import { checkDataCollection, parseDataCollection } from "../datacollection.js";
 import {
-  CertificateStatus,
   RequestFlags,
   RequestStatus,
   enumByName,
@@ -328,4 +327,3 @@ function clip(s: string): string {
   return s.length > 64 ? `${s.slice(0, 64)}…` : s;
 }
 
-void CertificateStatus;

@@ -3,7 +3,7 @@
 import type { RequestRow, SmartcardRow } from "../../store/store.js";
 import type { Caller } from "../caller.js";
 import { recordAudit } from "../audit.js";
-import { CertificateStatus, RequestStatus, SmartcardStatus, WorkflowTypes, enumByName, operationName, type WorkflowType } from "../enums.js";
+import { CertificateStatus, RequestStatus, SmartcardStatus, WorkflowTypes, enumByName, operationName } from "../enums.js";
 import { CrlReason } from "./request-effects.js";
 import { generatePin } from "../pin.js";
 import { open as openSealed, seal } from "../../crypto/envelope.js";
@@ -358,5 +358,3 @@ export function parseChallenge(input: string | undefined): Buffer {
   return bytes;
 }
 
-export type { WorkflowType };
-void smartcardStatesFor;
