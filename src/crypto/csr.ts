@@ -1,6 +1,7 @@
 import { constants, createHash, createPublicKey, verify, type KeyObject } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
+import { commonPublicKey } from "./spki.js";
 
 /**
  * PKCS#10 intake (SPEC §8): decode, check proof of possession, classify the key. Whether the
@@ -104,6 +105,7 @@ function decodeText(input: string): Buffer {
 interface DecodedRequest {
   tbs: Buffer;
   spki: Buffer;
+  spkiBlock: asn1js.Sequence;
   signatureAlgorithm: string;
   signatureParams: asn1js.AsnType | undefined;
   signature: Buffer;
@@ -133,6 +135,7 @@ function decodeRequest(der: Buffer): DecodedRequest {
   return {
     tbs: Buffer.from(info.valueBeforeDecodeView),
     spki: Buffer.from(spki.valueBeforeDecodeView),
+    spkiBlock: spki,
     signatureAlgorithm: oid.getValue(),
     signatureParams: params,
     signature: Buffer.from(signature.valueBlock.valueHexView),
@@ -141,10 +144,13 @@ function decodeRequest(der: Buffer): DecodedRequest {
 }
 
 /**
- * The SPKI is re-exported by OpenSSL so the certificate gets a canonical encoding of exactly
- * the key whose signature was checked, whatever BER liberties the client took.
+ * The certificate gets a canonical encoding of exactly the key whose signature was checked,
+ * whatever BER liberties the client took: re-encoded from the key's numbers for RSA and the
+ * NIST curves, re-exported by OpenSSL for anything else.
  */
 function publicKeyOf(csr: DecodedRequest): { key: KeyObject; spkiDer: Buffer } {
+  const common = commonPublicKey(csr.spkiBlock);
+  if (common) return common;
   let key: KeyObject;
   try {
     key = createPublicKey({ key: csr.spki, format: "der", type: "spki" });

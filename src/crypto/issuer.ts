@@ -80,6 +80,12 @@ export class CertificateIssuer {
     return this.signer.signStructure(tbs);
   }
 
+  /** The validity issue(spec) writes: clamped to the CA's notAfter, in whole seconds as encoded. */
+  validity(spec: Pick<IssueSpec, "notBefore" | "notAfter">): { notBefore: Date; notAfter: Date } {
+    const notAfter = spec.notAfter.getTime() > this.caNotAfter.getTime() ? this.caNotAfter : spec.notAfter;
+    return { notBefore: wholeSeconds(spec.notBefore), notAfter: wholeSeconds(notAfter) };
+  }
+
   private encodeTbsCertificate(spec: IssueSpec): Buffer {
     const notAfter = spec.notAfter.getTime() > this.caNotAfter.getTime() ? this.caNotAfter : spec.notAfter;
     if (!(spec.notBefore.getTime() < notAfter.getTime())) throw new Error("certificate validity is empty");
@@ -132,6 +138,10 @@ export class CertificateIssuer {
   private time(date: Date): PreEncoded {
     return this.times.get(String(Math.floor(date.getTime() / 1000)), () => encodeTime(date));
   }
+}
+
+function wholeSeconds(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000);
 }
 
 /** The BIT STRING contents of an SPKI, after checking the SPKI is one well-formed structure. */

@@ -62,3 +62,38 @@ function stringValue(type: NameAttributeType, value: string): asn1js.BaseBlock {
       return new asn1js.Utf8String({ value });
   }
 }
+
+// OpenSSL's short names, as X509Certificate#subject prints them (XN_FLAG_FN_SN).
+const PRINTED_NAMES: Record<NameAttributeType, string> = {
+  CN: "CN",
+  O: "O",
+  OU: "OU",
+  E: "emailAddress",
+  C: "C",
+  L: "L",
+  ST: "ST",
+  DC: "DC",
+  UID: "UID",
+};
+
+/**
+ * The Name as node:crypto's X509Certificate#subject prints it (RFC 2253 escaping, control
+ * characters as \XX, UTF-8 kept), with ", " between attributes: the form certificate records
+ * keep. Written out from the attributes so issuance need not parse the certificate it just made.
+ */
+export function nameText(attributes: readonly NameAttribute[]): string {
+  return attributes.map(({ type, value }) => `${PRINTED_NAMES[type]}=${escapeValue(type === "C" ? value.toUpperCase() : value)}`).join(", ");
+}
+
+function escapeValue(value: string): string {
+  let out = "";
+  const last = value.length - 1;
+  for (let i = 0; i <= last; i++) {
+    const ch = value[i]!;
+    const code = ch.charCodeAt(0);
+    if (code < 0x20 || code === 0x7f) out += `\\${code.toString(16).toUpperCase().padStart(2, "0")}`;
+    else if (',+"\\<>;'.includes(ch) || (i === 0 && (ch === " " || ch === "#")) || (i === last && ch === " ")) out += `\\${ch}`;
+    else out += ch;
+  }
+  return out;
+}

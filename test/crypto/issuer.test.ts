@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCaMaterial, randomSerial, type CaMaterial } from "../../src/crypto/ca.js";
 import { parseCsr } from "../../src/crypto/csr.js";
 import { CertificateIssuer, type IssueSpec } from "../../src/crypto/issuer.js";
+import { nameText } from "../../src/crypto/name.js";
 import { OpensslSandbox } from "./helpers/openssl.js";
 
 const sandbox = new OpensslSandbox();
@@ -257,6 +258,42 @@ describe("CertificateIssuer details", () => {
     const issuingNotAfter = new x509.X509Certificate(material.issuing.certDer).notAfter;
     const clamped = new x509.X509Certificate(await issuer.issue(spec({ notAfter: new Date(Date.UTC(2200, 0, 1)) })));
     expect(clamped.notAfter.getTime()).toBe(issuingNotAfter.getTime());
+  });
+
+  it("describes what it issued exactly as X509Certificate reads it back (subject text, issuer, validity)", async () => {
+    const { X509Certificate } = await import("node:crypto");
+    const tricky = [
+      'a,b+c"d\\e<f>g;h=i',
+      " leading and trailing ",
+      "#hash # inside#",
+      "tab\tand\u0001ctl\u001fdel\u007f",
+      "Zürich 日本 🔑",
+      "x",
+      "  ",
+    ];
+    const issuer = ca().issuer;
+    for (const value of tricky) {
+      const subject: IssueSpec["subject"] = [
+        { type: "CN", value },
+        { type: "O", value: "OpenCLM" },
+        { type: "OU", value },
+        { type: "E", value: "a.b+c@example.test" },
+        { type: "DC", value: "example" },
+        { type: "C", value: "de" },
+        { type: "L", value },
+        { type: "ST", value: "Bayern" },
+        { type: "UID", value },
+      ];
+      const s = spec({ subject, notBefore: new Date(Date.now() - 1234), notAfter: new Date(Date.now() + 86_400_000 + 567) });
+      const x = new X509Certificate(await issuer.issue(s));
+      expect(nameText(subject), JSON.stringify(value)).toBe(x.subject.replace(/\n/g, ", "));
+      const validity = issuer.validity(s);
+      expect(validity.notBefore.getTime()).toBe(new Date(x.validFrom).getTime());
+      expect(validity.notAfter.getTime()).toBe(new Date(x.validTo).getTime());
+    }
+    // An empty subject (the SAN carries the identity): X509Certificate has no subject text at all.
+    expect(new X509Certificate(await issuer.issue(spec({ subject: [], san: { upn: "u@example.test" } }))).subject).toBeUndefined();
+    expect(nameText([])).toBe("");
   });
 
   it("rejects bad specifications with clear errors", async () => {

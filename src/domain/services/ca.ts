@@ -64,6 +64,11 @@ export class CertificateAuthority {
     return this.issuer.issue(spec);
   }
 
+  /** The validity a certificate issued for spec carries (clamped, whole seconds). */
+  validity(spec: Pick<IssueSpec, "notBefore" | "notAfter">): { notBefore: Date; notAfter: Date } {
+    return this.issuer.validity(spec);
+  }
+
   /** Issuing CA first, then the root: what a client installs beside its certificate. */
   get chainDer(): Buffer[] {
     return [this.issuingCertDer, this.rootCertDer];

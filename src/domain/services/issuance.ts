@@ -1,7 +1,7 @@
 // Certificate issuance for a request (SPEC §8): generation options, CSR checks, signing, and
 // recording before answering. A second submit of the same CSRs gets the same answer.
 // Server-generated keys (software profiles) are delivered as PFX and archived sealed for Recover.
-import { createHash, X509Certificate } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { CertificateRow, ProfileRow, RequestRow } from "../../store/store.js";
 import type { CertificateTemplateConfig } from "../../config/types.js";
 import type { Caller } from "../caller.js";
@@ -15,6 +15,7 @@ import { clientKeyedCertificates, isSmartcardTemplate, serverKeyedCertificates, 
 import { renderSubject, sanOf, subjectText, userAttributes, x509KeyUsages, type UserAttributes } from "../subject.js";
 import { CsrError, parseCsr, type ParsedCsr } from "../../crypto/csr.js";
 import { randomSerial } from "../../crypto/ca.js";
+import { nameText } from "../../crypto/name.js";
 import { certsOnlyPkcs7 } from "../../crypto/cms.js";
 import { buildPfx, generateKeyPair } from "../../crypto/pkcs12.js";
 import { open, seal } from "../../crypto/envelope.js";
@@ -103,8 +104,8 @@ export class IssuanceService {
     let profile: ProfileRow | undefined;
     if (!isSmartcardTemplate(t) && workflow !== "Renew") profile = newProfile(r, t, at);
     const profileUuid = profile?.uuid ?? r.old_profile_uuid;
-    const rows = issued.map(({ p, der, serial }) =>
-      certificateRow(der, serial, r, p, { card: cardUuid, profile: profileUuid, at, archive: p.keyPkcs8Der && p.template.archiveKey ? this.ctx.kek : undefined }),
+    const rows = issued.map(({ p, der, serial, facts }) =>
+      certificateRow(der, serial, facts, r, p, { card: cardUuid, profile: profileUuid, at, archive: p.keyPkcs8Der && p.template.archiveKey ? this.ctx.kek : undefined }),
     );
 
     // Recorded before the answer leaves; a racing submit for the same request loses here.
@@ -198,19 +199,24 @@ export class IssuanceService {
     const base = this.ctx.publicBaseUrl.replace(/\/$/, "");
     const serial = randomSerial();
     const days = Math.min(ct.validityDays, validityCapDays);
-    const der = await this.ctx.ca.issue({
-      serial,
-      subject: renderSubject(ct.subject, user),
-      spkiDer: p.spkiDer,
+    const subject = renderSubject(ct.subject, user);
+    const validity = this.ctx.ca.validity({
       notBefore: new Date(now - CLOCK_SKEW_MS),
       notAfter: new Date(Math.min(now + days * 86_400_000, this.ctx.ca.issuingNotAfter.getTime())),
+    });
+    const der = await this.ctx.ca.issue({
+      serial,
+      subject,
+      spkiDer: p.spkiDer,
+      ...validity,
       keyUsage: x509KeyUsages(ct),
       extendedKeyUsages: ct.extendedKeyUsages,
       san: sanOf(ct, user),
       crlDistributionPoint: `${base}/CertificateManagement/api/v1.0/ca/crl`,
       caIssuersUrl: `${base}/CertificateManagement/api/v1.0/ca/issuer.cer`,
     });
-    return { p, der, serial };
+    // The record's text fields come from what was encoded rather than from parsing it back.
+    return { p, der, serial, facts: { subject: nameText(subject), issuer: this.ctx.ca.issuerName, ...validity } };
   }
 
   private pkcs7Answer(c: CertificateRow): IssuedCertificate {
@@ -260,14 +266,21 @@ function newProfile(r: RequestRow, t: ProfileTemplate, at: string): ProfileRow {
   };
 }
 
+interface CertificateFacts {
+  subject: string;
+  issuer: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
 function certificateRow(
   der: Buffer,
   serial: Buffer,
+  facts: CertificateFacts,
   r: RequestRow,
   p: Pending,
   where: { card: string | null; profile: string | null; at: string; archive?: Buffer },
 ): CertificateRow {
-  const x = new X509Certificate(der);
   const serialHex = serial.toString("hex").toUpperCase();
   return {
     serial: serialHex,
@@ -278,10 +291,10 @@ function certificateRow(
     template_name: p.template.name,
     der,
     thumbprint: createHash("sha1").update(der).digest("hex").toUpperCase(),
-    subject: x.subject.replace(/\n/g, ", "),
-    issuer: x.issuer.replace(/\n/g, ", "),
-    not_before: new Date(x.validFrom).toISOString(),
-    not_after: new Date(x.validTo).toISOString(),
+    subject: facts.subject,
+    issuer: facts.issuer,
+    not_before: facts.notBefore.toISOString(),
+    not_after: facts.notAfter.toISOString(),
     status: CertificateStatus.Valid,
     revoked_at: null,
     revocation_reason: null,
