@@ -50,8 +50,7 @@ export function headHashValue(hash: string): number {
 export async function recordAudit(store: Store, e: AuditEvent): Promise<void> {
   await store.tx(async (tx) => {
     if (tx.engine === "postgres") await sql`select pg_advisory_xact_lock(7262001)`.execute(tx.db);
-    const last = await tx.lastAudit();
-    const prev = last?.hash ?? GENESIS_HASH;
+    const prev = (await tx.lastAuditHash()) ?? GENESIS_HASH;
     const row = {
       at: new Date().toISOString(),
       actor_uuid: e.actorUuid,
@@ -65,19 +64,9 @@ export async function recordAudit(store: Store, e: AuditEvent): Promise<void> {
       details: JSON.stringify(e.details ?? {}),
     };
     const hash = auditHash(prev, row);
-    await tx.insertAudit({ ...row, prev_hash: prev, hash });
-    const inserted = await tx.lastAudit();
-    await setCounter(tx, HEAD_SEQ, Number(inserted!.seq));
-    await setCounter(tx, HEAD_HASH, headHashValue(hash));
+    const seq = await tx.insertAudit({ ...row, prev_hash: prev, hash });
+    await tx.setCounters({ [HEAD_SEQ]: seq, [HEAD_HASH]: headHashValue(hash) });
   });
-}
-
-async function setCounter(tx: Store, name: string, value: number): Promise<void> {
-  await tx.db
-    .insertInto("counters")
-    .values({ name, value })
-    .onConflict((oc) => oc.column("name").doUpdateSet({ value }))
-    .execute();
 }
 
 /** The recorded chain head, or undefined before the first record. */

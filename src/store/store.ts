@@ -426,11 +426,21 @@ export class Store {
   }
 
   // ---- audit trail
-  async lastAudit(): Promise<AuditRow | undefined> {
-    return this.db.selectFrom("audit_events").selectAll().orderBy("seq", "desc").limit(1).executeTakeFirst();
+  async lastAuditHash(): Promise<string | undefined> {
+    return (await this.db.selectFrom("audit_events").select("hash").orderBy("seq", "desc").limit(1).executeTakeFirst())?.hash;
   }
-  async insertAudit(row: Insertable<AuditEventsTable>): Promise<void> {
-    await this.db.insertInto("audit_events").values(row).execute();
+  /** Returns the new record's sequence number. */
+  async insertAudit(row: Insertable<AuditEventsTable>): Promise<number> {
+    const { seq } = await this.db.insertInto("audit_events").values(row).returning("seq").executeTakeFirstOrThrow();
+    return Number(seq);
+  }
+  /** Sets several counters in one statement. */
+  async setCounters(values: Record<string, number>): Promise<void> {
+    await this.db
+      .insertInto("counters")
+      .values(Object.entries(values).map(([name, value]) => ({ name, value })))
+      .onConflict((oc) => oc.column("name").doUpdateSet((eb) => ({ value: eb.ref("excluded.value") })))
+      .execute();
   }
   async listAudit(filter: {
     requestUuid?: string;
