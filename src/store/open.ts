@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import type { Database } from "./schema.js";
 import { migrationProvider } from "./migrations.js";
 import { Store } from "./store.js";
+import { startCheckpointer, WRITER_AUTOCHECKPOINT_PAGES } from "./sqlite-checkpointer.js";
 
 export interface OpenOptions {
   /** `sqlite:<path>` (relative to dataDir) or `postgres://…`. */
@@ -66,8 +67,13 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma(`wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`);
+  // After the writer's checkpoint lets the WAL start over, its file is cut back to this size.
+  sqlite.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+  const checkpointer = startCheckpointer(file);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   return new Store(db, "sqlite", async () => {
+    await checkpointer.stop();
     await db.destroy();
   });
 }
