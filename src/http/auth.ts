@@ -1,11 +1,14 @@
 // Basic authentication against the local directory, and the list of authentication methods the
 // server offers. scrypt is slow on purpose, so successful verifications are cached under an HMAC
-// of the credentials (never the password itself) for a short time, and the cached entry is only
-// honoured while the stored hash is unchanged and the user enabled — a password change or a
-// disable takes effect on the next request. Failures are counted and audited by the LoginGuard,
-// which refuses further attempts (429) before any password is checked.
+// of the credentials (never the password itself) for a short time. A cached entry holds the
+// caller as it was at a version of the directory (a counter every change to users and groups
+// moves, in the same transaction); while that version is current the entry answers with one
+// small read, and when anything changed the user is read again and the entry only honoured while
+// the stored hash is unchanged and the user enabled — so a password change, a disable or a group
+// change takes effect on the next request, whichever server process made it. Failures are counted
+// and audited by the LoginGuard, which refuses further attempts (429) before any password is checked.
 import { createHmac, randomBytes } from "node:crypto";
-import type { Store, UserRow } from "../store/store.js";
+import { DIRECTORY_VERSION, type Store, type UserRow } from "../store/store.js";
 import type { FastifyRequest } from "fastify";
 import type { Caller } from "../domain/caller.js";
 import type { AppContext } from "../domain/services/context.js";
@@ -20,6 +23,9 @@ interface CacheEntry {
   userUuid: string;
   passwordHash: string;
   expiresAt: number;
+  caller: Caller;
+  /** The directory version the caller was read at. */
+  version: number;
 }
 
 const MAX_ENTRIES = 10_000;
@@ -92,10 +98,18 @@ export class BasicAuthenticator implements Authenticator {
     const key = createHmac("sha256", this.cacheKey).update(username).update("\0").update(password).digest("base64");
     const hit = this.cache.get(key);
     if (hit && hit.expiresAt > Date.now()) {
+      const version = await this.store.counterValue(DIRECTORY_VERSION);
+      if (version === hit.version) return { caller: copyOf(hit.caller) };
       const user = await this.store.userByUuid(hit.userUuid);
-      if (user && !user.disabled && user.password_hash === hit.passwordHash) return { caller: await callerOf(this.store, user) };
+      if (user && !user.disabled && user.password_hash === hit.passwordHash) {
+        hit.caller = await callerOf(this.store, user);
+        hit.version = version;
+        return { caller: copyOf(hit.caller) };
+      }
       this.cache.delete(key);
     }
+    // Read before the user: a change landing in between makes the entry stale, never wrongly current.
+    const version = await this.store.counterValue(DIRECTORY_VERSION);
     const user = await this.store.userByName(username);
     if (!user || user.disabled || !user.password_hash) {
       // Same work whether or not the user exists, so timing does not reveal user names.
@@ -103,10 +117,16 @@ export class BasicAuthenticator implements Authenticator {
       return { reason: !user ? "unknown user" : user.disabled ? "user disabled" : "no password set", user };
     }
     if (!(await verifyPassword(password, user.password_hash))) return { reason: "wrong password", user };
+    const caller = await callerOf(this.store, user);
     if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(key, { userUuid: user.uuid, passwordHash: user.password_hash, expiresAt: Date.now() + this.ttlMs });
-    return { caller: await callerOf(this.store, user) };
+    this.cache.set(key, { userUuid: user.uuid, passwordHash: user.password_hash, expiresAt: Date.now() + this.ttlMs, caller: copyOf(caller), version });
+    return { caller };
   }
+}
+
+/** Callers are handed on to code that may add groups to them; the cached one stays as read. */
+function copyOf(caller: Caller): Caller {
+  return { ...caller, groups: [...caller.groups] };
 }
 
 // scrypt of a random password, with the production parameters.

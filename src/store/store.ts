@@ -25,6 +25,8 @@ export const LOCKS = { migrations: 7262010, startup: 7262011 } as const;
 /** Counters: certificate status changes made, and how many of them the newest CRL covers. */
 export const CRL_CHANGES = "crl_changes";
 export const CRL_CHANGES_PUBLISHED = "crl_changes_published";
+/** Counts every change to users and their groups, so caches of them can tell they are current. */
+export const DIRECTORY_VERSION = "directory_version";
 
 const TX_ATTEMPTS = 5;
 
@@ -110,9 +112,11 @@ export class Store {
   }
   async insertUser(row: Insertable<UsersTable>): Promise<void> {
     await this.db.insertInto("users").values(row).execute();
+    await this.nextCounter(DIRECTORY_VERSION);
   }
   async updateUser(uuid: string, patch: Updateable<UsersTable>): Promise<void> {
     await this.db.updateTable("users").set(patch).where("uuid", "=", uuid).execute();
+    await this.nextCounter(DIRECTORY_VERSION);
   }
   async listUsers(page: Page): Promise<UserRow[]> {
     return this.db.selectFrom("users").selectAll().orderBy("name").limit(page.top).offset(page.skip).execute();
@@ -122,6 +126,7 @@ export class Store {
     return rows.map((r) => r.group_name).sort();
   }
   async setGroups(userUuid: string, groups: string[]): Promise<void> {
+    await this.nextCounter(DIRECTORY_VERSION);
     await this.db.deleteFrom("user_groups").where("user_uuid", "=", userUuid).execute();
     if (groups.length)
       await this.db

@@ -117,6 +117,21 @@ describe("a directory change takes effect on the next request", () => {
     expect((await call(server, "GET", "/requests", as("grace", next))).status).toBe(200);
   });
 
+  it("group changes and a disable made by another process (the admin CLI) apply to credentials the server holds cached", async () => {
+    const root = as("root", rootPassword);
+    expect((await call(server, "GET", "/admin/users", root)).status).toBe(200);
+    expect(cli(["user", "groups", "root", "--remove", "cm-admins"]).status).toBe(0);
+    expect((await call(server, "GET", "/admin/users", root)).status).toBe(403);
+    expect(cli(["user", "groups", "root", "--add", "cm-admins"]).status).toBe(0);
+    expect((await call(server, "GET", "/admin/users", root)).status).toBe(200);
+    const frank = as(P.frank.user, P.frank.password);
+    expect((await call(server, "GET", "/requests", frank)).status).toBe(200);
+    expect(cli(["user", "disable", P.frank.user]).status).toBe(0);
+    expect((await call(server, "GET", "/requests", frank)).status).toBe(401);
+    expect(cli(["user", "enable", P.frank.user]).status).toBe(0);
+    expect((await call(server, "GET", "/requests", frank)).status).toBe(200);
+  });
+
   it("display name, e-mail and UPN are what the next certificate is made of", async () => {
     const upd = await call(server, "PUT", "/admin/users/bob", { ...as("root", rootPassword), body: { displayname: "Robert Tables", email: "robert@example.test" } });
     expect(upd.status, upd.text).toBe(200);
