@@ -15,6 +15,9 @@ import { seedUsers } from "./domain/services/users.js";
 import type { AppContext } from "./domain/services/context.js";
 import { buildApp, type App } from "./http/app.js";
 import { loadTlsFiles, renewPeriodically, selfIssuer, serverNames } from "./server-tls.js";
+import { linkPendingAudit } from "./domain/audit.js";
+
+const AUDIT_SWEEP_MS = 2_000;
 
 export interface ServerOptions {
   config: OpenClmConfig;
@@ -69,6 +72,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       masterSecrets,
       publicBaseUrl,
     };
+    await linkPendingAudit(store);
     await ca.currentCrl();
     const selfIssue = tls && "self" in tls ? selfIssuer(ca, store, serverNames(opts.listen.host, opts.config.server.publicBaseUrl)) : undefined;
     const https = selfIssue ? await selfIssue() : tlsFiles;
@@ -81,6 +85,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       ca.currentCrl().catch((err) => logger.error({ err }, "scheduled CRL publication failed"));
     }, Math.max(60_000, (opts.config.ca.crlRefreshMinutes * 60_000) / 2));
     crlTimer.unref();
+    // Audit records a stopped or killed process wrote but had not linked into the chain yet.
+    const auditTimer = setInterval(() => {
+      linkPendingAudit(store).catch((err) => logger.error({ err }, "linking audit records failed"));
+    }, AUDIT_SWEEP_MS);
+    auditTimer.unref();
     const tlsTimer = selfIssue && renewPeriodically(selfIssue, app.server, logger);
     return {
       app,
@@ -88,6 +97,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       url: `${scheme}://${hostForUrl(opts.listen.host)}:${port}`,
       async close() {
         clearInterval(crlTimer);
+        clearInterval(auditTimer);
         clearInterval(tlsTimer);
         await app.close();
         await store.close();

@@ -46,27 +46,112 @@ export function headHashValue(hash: string): number {
   return parseInt(hash.slice(0, HEAD_HASH_HEX_DIGITS), 16);
 }
 
-/** Appends one event; call inside the transaction that makes the change it records. */
+type UnchainedRow = Omit<AuditRow, "seq" | "hash" | "prev_hash">;
+
+/**
+ * Records one event; call inside the transaction that makes the change it records, so the record
+ * exists exactly when the change does.
+ *
+ * SQLite has one writer at a time, so the chain is extended right there. On PostgreSQL, linking
+ * in the transaction meant holding the chain's lock until the commit's fsync, and every write
+ * of every server process took turns on it. There the record is written unlinked (audit_pending)
+ * with the change, and linked after the commit: by this process before its answer leaves
+ * (tx() waits for it), by many writers' records in one batch, under the lock for a few
+ * statements only. Records a crashed process left unlinked are linked by any process's next
+ * batch, by its periodic sweep, and before the trail is read or verified.
+ */
 export async function recordAudit(store: Store, e: AuditEvent): Promise<void> {
+  const row: UnchainedRow = {
+    at: new Date().toISOString(),
+    actor_uuid: e.actorUuid,
+    actor_name: e.actorName,
+    action: e.action,
+    target_type: e.targetType,
+    target_uuid: e.targetUuid ?? null,
+    request_uuid: e.requestUuid ?? null,
+    correlation_id: e.correlationId,
+    outcome: e.outcome,
+    details: JSON.stringify(e.details ?? {}),
+  };
   await store.tx(async (tx) => {
-    if (tx.engine === "postgres") await sql`select pg_advisory_xact_lock(7262001)`.execute(tx.db);
-    const prev = (await tx.lastAuditHash()) ?? GENESIS_HASH;
-    const row = {
-      at: new Date().toISOString(),
-      actor_uuid: e.actorUuid,
-      actor_name: e.actorName,
-      action: e.action,
-      target_type: e.targetType,
-      target_uuid: e.targetUuid ?? null,
-      request_uuid: e.requestUuid ?? null,
-      correlation_id: e.correlationId,
-      outcome: e.outcome,
-      details: JSON.stringify(e.details ?? {}),
-    };
-    const hash = auditHash(prev, row);
-    const seq = await tx.insertAudit({ ...row, prev_hash: prev, hash });
-    await tx.setCounters({ [HEAD_SEQ]: seq, [HEAD_HASH]: headHashValue(hash) });
+    if (tx.engine === "sqlite") return appendToChain(tx, [row]);
+    await tx.insertPendingAudit(row);
+    const chainer = chainerOf(tx.root);
+    await tx.afterCommit("audit-chain", () => chainer.run());
   });
+}
+
+/** Links every record written so far; a no-op on SQLite, where records are linked as written. */
+export async function linkPendingAudit(store: Store): Promise<void> {
+  if (store.engine === "postgres") await chainerOf(store.root).run();
+}
+
+async function appendToChain(tx: Store, rows: UnchainedRow[]): Promise<void> {
+  let prev = (await tx.lastAuditHash()) ?? GENESIS_HASH;
+  const linked = rows.map((row) => {
+    const hash = auditHash(prev, row);
+    const out = { ...row, prev_hash: prev, hash };
+    prev = hash;
+    return out;
+  });
+  const seq = await tx.insertAudit(linked);
+  await tx.setCounters({ [HEAD_SEQ]: seq, [HEAD_HASH]: headHashValue(prev) });
+}
+
+const BATCH = 500;
+const chainers = new WeakMap<Store, AuditChainer>();
+
+function chainerOf(root: Store): AuditChainer {
+  let c = chainers.get(root);
+  if (!c) chainers.set(root, (c = new AuditChainer(root)));
+  return c;
+}
+
+/**
+ * One linking pass at a time per process. A caller arriving during a pass waits for the next
+ * one, which starts after the current and so sees the caller's committed record: the records
+ * of all writers that arrive meanwhile go into that one batch (group commit).
+ */
+class AuditChainer {
+  private current?: Promise<void>;
+  private queued?: Promise<void>;
+
+  constructor(private readonly store: Store) {}
+
+  run(): Promise<void> {
+    if (!this.current) {
+      this.current = this.pass().finally(() => (this.current = undefined));
+      return this.current;
+    }
+    this.queued ??= this.current
+      .catch(() => {})
+      .then(() => {
+        this.queued = undefined;
+        return this.run();
+      });
+    return this.queued;
+  }
+
+  private async pass(): Promise<void> {
+    for (;;) {
+      const linked = await this.store.tx(async (tx) => {
+        // The records were made durable with their changes; this transaction only moves them. If
+        // its commit were lost in a crash it would be lost whole, and the records linked again;
+        // so it need not wait for its own flush, and the lock is held for a few statements only.
+        await sql`set local synchronous_commit = off`.execute(tx.db);
+        await sql`select pg_advisory_xact_lock(7262001)`.execute(tx.db);
+        const pending = await tx.pendingAudit(BATCH);
+        if (pending.length === 0) return 0;
+        await appendToChain(
+          tx,
+          pending.map(({ id: _id, ...row }) => row),
+        );
+        await tx.deletePendingAudit(pending.map((p) => Number(p.id)));
+        return pending.length;
+      });
+      if (linked < BATCH) return;
+    }
+  }
 }
 
 /** The recorded chain head, or undefined before the first record. */

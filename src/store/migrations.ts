@@ -236,10 +236,37 @@ function scale(t: EngineTypes): Migration {
   };
 }
 
+/**
+ * Audit records of PostgreSQL transactions wait here until they are linked into the chain, so
+ * that writers no longer take turns on the chain's lock until their commit (domain/audit.ts).
+ */
+function auditPending(t: EngineTypes): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      const id =
+        t.engine === "postgres"
+          ? db.schema.createTable("audit_pending").addColumn("id", "bigserial", (c) => c.primaryKey())
+          : db.schema.createTable("audit_pending").addColumn("id", "integer", (c) => c.primaryKey().autoIncrement());
+      await id
+        .addColumn("at", "text", (c) => c.notNull())
+        .addColumn("actor_uuid", "text")
+        .addColumn("actor_name", "text", (c) => c.notNull())
+        .addColumn("action", "text", (c) => c.notNull())
+        .addColumn("target_type", "text", (c) => c.notNull())
+        .addColumn("target_uuid", "text")
+        .addColumn("request_uuid", "text")
+        .addColumn("correlation_id", "text", (c) => c.notNull())
+        .addColumn("outcome", "text", (c) => c.notNull())
+        .addColumn("details", "text", (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 export function migrationProvider(t: EngineTypes): MigrationProvider {
   return {
     async getMigrations() {
-      return { "0001_initial": initial(t), "0002_scale": scale(t) };
+      return { "0001_initial": initial(t), "0002_scale": scale(t), "0003_audit_pending": auditPending(t) };
     },
   };
 }

@@ -130,6 +130,24 @@ export interface CertificatesTable {
   created_at: string;
 }
 
+/**
+ * An audit record written with its change but not linked into the chain yet (PostgreSQL): the
+ * chain is extended after the commit, in batches, under one lock (domain/audit.ts).
+ */
+export interface AuditPendingTable {
+  id: Generated<number>;
+  at: string;
+  actor_uuid: string | null;
+  actor_name: string;
+  action: string;
+  target_type: string;
+  target_uuid: string | null;
+  request_uuid: string | null;
+  correlation_id: string;
+  outcome: string;
+  details: string;
+}
+
 export interface AuditEventsTable {
   seq: Generated<number>;
   at: string;
@@ -182,6 +200,7 @@ export interface Database {
   profiles: ProfilesTable;
   certificates: CertificatesTable;
   audit_events: AuditEventsTable;
+  audit_pending: AuditPendingTable;
   ca_keys: CaKeysTable;
   counters: CountersTable;
   crls: CrlsTable;

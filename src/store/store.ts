@@ -9,6 +9,7 @@ import type {
   ProfilesTable,
   CertificatesTable,
   AuditEventsTable,
+  AuditPendingTable,
 } from "./schema.js";
 
 export type Engine = "sqlite" | "postgres";
@@ -18,6 +19,7 @@ export type SmartcardRow = Selectable<SmartcardsTable>;
 export type ProfileRow = Selectable<ProfilesTable>;
 export type CertificateRow = Selectable<CertificatesTable>;
 export type AuditRow = Selectable<AuditEventsTable>;
+export type AuditPendingRow = Selectable<AuditPendingTable>;
 
 /** Advisory lock keys (PostgreSQL); 7262001 and 7262002 are the audit chain and CRL publication. */
 export const LOCKS = { migrations: 7262010, startup: 7262011 } as const;
@@ -44,11 +46,28 @@ export interface Page {
 }
 
 export class Store {
+  /** The Store outside any transaction (this one, when not in a transaction). */
+  readonly root: Store;
+
   constructor(
     readonly db: Kysely<Database>,
     readonly engine: Engine,
     private readonly closeFn: () => Promise<void> = async () => {},
-  ) {}
+    root?: Store,
+    /** Work to do once this transaction has committed, by key (the same key once). */
+    private readonly afterCommitWork?: Map<string, () => Promise<void>>,
+  ) {
+    this.root = root ?? this;
+  }
+
+  /**
+   * Runs fn after the current transaction commits (at once outside a transaction); tx() returns
+   * only after it ran. Rolled-back transactions never run theirs.
+   */
+  async afterCommit(key: string, fn: () => Promise<void>): Promise<void> {
+    if (this.afterCommitWork) this.afterCommitWork.set(key, fn);
+    else await fn();
+  }
 
   /**
    * Runs fn in one transaction; the Store passed to fn is bound to it. Inside a transaction, fn
@@ -59,8 +78,11 @@ export class Store {
   async tx<T>(fn: (store: Store) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return fn(this);
     for (let attempt = 1; ; attempt++) {
+      const work = new Map<string, () => Promise<void>>();
       try {
-        return await this.db.transaction().execute((trx: Transaction<Database>) => fn(new Store(trx, this.engine)));
+        const result = await this.db.transaction().execute((trx: Transaction<Database>) => fn(new Store(trx, this.engine, undefined, this.root, work)));
+        for (const run of work.values()) await run();
+        return result;
       } catch (e) {
         if (attempt >= TX_ATTEMPTS || !isRetryable(e)) throw e;
         await sleep(5 * attempt + Math.random() * 20 * attempt);
@@ -434,10 +456,19 @@ export class Store {
   async lastAuditHash(): Promise<string | undefined> {
     return (await this.db.selectFrom("audit_events").select("hash").orderBy("seq", "desc").limit(1).executeTakeFirst())?.hash;
   }
-  /** Returns the new record's sequence number. */
-  async insertAudit(row: Insertable<AuditEventsTable>): Promise<number> {
-    const { seq } = await this.db.insertInto("audit_events").values(row).returning("seq").executeTakeFirstOrThrow();
-    return Number(seq);
+  /** Appends records in the order given; returns the last one's sequence number. */
+  async insertAudit(rows: Insertable<AuditEventsTable>[]): Promise<number> {
+    const inserted = await this.db.insertInto("audit_events").values(rows).returning("seq").execute();
+    return Math.max(...inserted.map((r) => Number(r.seq)));
+  }
+  async insertPendingAudit(row: Insertable<AuditPendingTable>): Promise<void> {
+    await this.db.insertInto("audit_pending").values(row).execute();
+  }
+  async pendingAudit(limit: number): Promise<AuditPendingRow[]> {
+    return this.db.selectFrom("audit_pending").selectAll().orderBy("id").limit(limit).execute();
+  }
+  async deletePendingAudit(ids: number[]): Promise<void> {
+    if (ids.length) await this.db.deleteFrom("audit_pending").where("id", "in", ids).execute();
   }
   /** Sets several counters in one statement. */
   async setCounters(values: Record<string, number>): Promise<void> {

@@ -138,6 +138,7 @@ export async function consistencyViolations(dbUrl: string): Promise<string[]> {
       "select c.serial from certificates c where not exists (select 1 from audit_events e where e.request_uuid = c.request_uuid and e.action = 'certificate.issue' and e.details like '%' || c.serial || '%')",
     "successful releases differ from the counter":
       "select r.uuid from requests r where r.responses_released <> (select count(*) from audit_events e where e.request_uuid = r.uuid and e.action in ('smartcard.diversifiedkey', 'smartcard.authenticationresponse', 'key.recover') and e.outcome = 'success')",
+    "audit records never linked into the chain": "select id from audit_pending",
     "CRL numbers not 1…n without gaps": "select 1 from crls having count(*) <> coalesce(max(number), 0) or min(number) <> 1",
     "CRL counter differs from the newest CRL":
       "select 1 from counters where name = 'crl_number' and value <> (select max(number) from crls)",

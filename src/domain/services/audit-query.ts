@@ -6,6 +6,7 @@ import type { Database } from "../../store/schema.js";
 import type { AuditRow, Store } from "../../store/store.js";
 import { badInput } from "../errors.js";
 import { parseGuid } from "../guid.js";
+import { linkPendingAudit } from "../audit.js";
 
 export interface AuditFilter {
   /** Actor name, or actor uuid. */
@@ -69,6 +70,8 @@ function isoTime(text: string, field: string): string {
 }
 
 export async function listAuditEvents(store: Store, f: AuditFilter, page: { top: number; skip: number; newestFirst?: boolean }): Promise<AuditRow[]> {
+  // Whatever has been done is in the trail its reader sees.
+  await linkPendingAudit(store);
   const q = await filtered(store, f);
   if (!q) return [];
   return q
@@ -80,6 +83,7 @@ export async function listAuditEvents(store: Store, f: AuditFilter, page: { top:
 
 /** Every matching record in chain order, a page at a time (for export). */
 export async function* allAuditEvents(store: Store, f: AuditFilter, pageSize = 1000): AsyncGenerator<AuditRow> {
+  await linkPendingAudit(store);
   let after: number | undefined;
   for (;;) {
     let q = await filtered(store, f);

@@ -1,7 +1,7 @@
 // `openclm admin audit verify`: walks the whole chain in pages and checks that it ends at the
 // recorded head, so an edited, inserted or deleted record — the newest ones included — is found.
 import type { AuditRow, Store } from "../../store/store.js";
-import { chainHead, GENESIS_HASH, headHashValue, verifyChain } from "../audit.js";
+import { chainHead, GENESIS_HASH, headHashValue, linkPendingAudit, verifyChain } from "../audit.js";
 
 export interface VerifyReport {
   ok: boolean;
@@ -20,6 +20,7 @@ const PAGE = 2000;
  * record with that seq must still carry that hash, which catches a chain rebuilt from scratch.
  */
 export async function verifyAuditTrail(store: Store, anchor?: { seq: number; hash: string }): Promise<VerifyReport> {
+  await linkPendingAudit(store);
   let prev = GENESIS_HASH;
   let last: AuditRow | undefined;
   let records = 0;
