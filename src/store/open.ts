@@ -1,4 +1,5 @@
 import { Kysely, Migrator, SqliteDialect, PostgresDialect } from "kysely";
+import { createHash } from "node:crypto";
 import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { Database } from "./schema.js";
@@ -120,6 +121,7 @@ async function openPostgres(opts: OpenOptions): Promise<Store> {
   });
   // An idle pooled connection that dies emits 'error' on the pool; unhandled, it would kill the process.
   pool.on("error", (err) => opts.onBackgroundError?.(err));
+  pool.on("connect", (client) => prepareStatements(client));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     await db.connection().execute(async (c) => void (await c.selectNoFrom((eb) => eb.lit(1).as("one")).execute()));
@@ -130,6 +132,39 @@ async function openPostgres(opts: OpenOptions): Promise<Store> {
   return new Store(db, "postgres", async () => {
     await db.destroy();
   });
+}
+
+/**
+ * PostgreSQL parses and plans an unnamed statement every time it runs. The server runs the same
+ * few dozen statements over and over, so each connection keeps them prepared by a name derived
+ * from their text: planned once per connection instead of once per call. Statements with long
+ * parameter lists (batch deletes, IN lists of varying length) stay unnamed, so the set stays small.
+ */
+function prepareStatements(client: import("pg").PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  (client as { query: unknown }).query = (text: unknown, values?: unknown, callback?: unknown) => {
+    if (typeof text !== "string" || !Array.isArray(values) || values.length > MAX_NAMED_PARAMETERS || typeof callback === "function" || !DML.test(text))
+      return query(text, values, callback);
+    return query({ name: statementName(text), text, values }).catch((e: { code?: string }) => {
+      // A table changed under a prepared `select *` (another process migrated): run it afresh.
+      if (e?.code === "0A000") return query(text, values);
+      throw e;
+    });
+  };
+}
+
+const MAX_NAMED_PARAMETERS = 32;
+const DML = /^\s*(select|insert|update|delete|with)\b/i;
+const statementNames = new Map<string, string>();
+
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    if (statementNames.size >= 2000) statementNames.clear();
+    name = `openclm_${createHash("sha256").update(text).digest("hex").slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }
 
 /** Removes an OpenCLM setting from the URL's query string (pg would otherwise pass it on). */
