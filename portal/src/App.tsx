@@ -6,6 +6,7 @@ import { SessionContext, type PortalUser, type SessionInfo } from "./session";
 import { TemplatesContext, type TemplatesValue } from "./templates";
 import { ErrorMessage, Loading, PageTitle } from "./components/ui";
 import { Login } from "./pages/Login";
+import { takeSsoError } from "./sso";
 import { MyCredentials } from "./pages/MyCredentials";
 import { Enroll } from "./pages/Enroll";
 import { MyRequests } from "./pages/MyRequests";
@@ -57,6 +58,7 @@ export function App() {
   const [loadError, setLoadError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [attempt, setAttempt] = useState(0);
+  const [ssoError] = useState(takeSsoError);
 
   useEffect(() => {
     const ctl = new AbortController();
@@ -115,7 +117,7 @@ export function App() {
         <Loading what="the portal" />
       </main>
     );
-  if (!session.user) return <Login onSignedIn={signedIn} notice={notice} methods={session.methods} />;
+  if (!session.user) return <Login onSignedIn={signedIn} notice={notice} methods={session.methods} ssoError={ssoError} />;
   return <Shell user={session.user} signOut={signOut} />;
 }
 

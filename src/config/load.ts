@@ -9,6 +9,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Pair, type YAMLMap } from "yaml";
 import type { WorkflowType } from "../domain/enums.js";
 import { resolveEku, EKU_OIDS } from "./eku.js";
+import { isSecureOrLoopback } from "./urls.js";
 import {
   ConfigSchema,
   POLICY_KEYS,
@@ -220,6 +221,13 @@ class Loader {
     if (y.auth.oidc) {
       this.checkUrl(["auth", "oidc", "issuer"], y.auth.oidc.issuer);
       this.checkUrl(["auth", "oidc", "jwksUrl"], y.auth.oidc.jwksUrl);
+      const portal = y.auth.oidc.portal;
+      if (portal) {
+        for (const field of ["authorizationEndpoint", "tokenEndpoint", "redirectUri"] as const) {
+          const value = portal[field];
+          if (value !== undefined) this.checkSecureUrl(["auth", "oidc", "portal", field], value);
+        }
+      }
     }
 
     const users = this.convertUsers(y);
@@ -312,6 +320,19 @@ class Loader {
     if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) {
       this.problem(segs, `must be an http(s) URL (got ${JSON.stringify(value)})`);
     }
+  }
+
+  /** An http(s) URL that carries codes or tokens: https unless it stays on this host. */
+  private checkSecureUrl(segs: Seg[], value: string): void {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) this.problem(segs, `must be an http(s) URL (got ${JSON.stringify(value)})`);
+    else if (!isSecureOrLoopback(url)) this.problem(segs, `must be an https URL (plain http only on loopback; got ${url.protocol}//${url.host})`);
+    else if (url.hash !== "") this.problem(segs, "must not have a #fragment");
   }
 
   private convertUsers(y: ConfigYaml): UserSeedConfig[] {

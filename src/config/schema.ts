@@ -193,6 +193,18 @@ const caKey = (keyType: (typeof CA_KEY_TYPES)[number], validityDays: number, sub
     }),
   );
 
+export const OidcPortalSchema = Strict({
+  clientId: Type.String({ minLength: 1, maxLength: 256 }),
+  // The name of an environment variable, never the secret: configuration files get copied around.
+  // `secret`: whoever writes the secret itself here must not find it echoed in the error.
+  clientSecretEnv: Type.Optional(Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_]*$", expect: "an environment variable name such as OPENCLM_OIDC_CLIENT_SECRET", secret: true })),
+  clientAuthMethod: Def(OneOf(["client_secret_basic", "client_secret_post"] as const), "client_secret_basic"),
+  authorizationEndpoint: Type.String({ minLength: 1 }),
+  tokenEndpoint: Type.String({ minLength: 1 }),
+  scopes: Def(Type.String({ pattern: "(^|\\s)openid(\\s|$)", maxLength: 1024, expect: 'space-separated scopes including "openid"' }), "openid profile"),
+  redirectUri: Type.Optional(Type.String({ minLength: 1 })),
+});
+
 export const OidcSchema = Strict({
   issuer: Type.String({ minLength: 1 }),
   audience: Type.String({ minLength: 1 }),
@@ -201,6 +213,7 @@ export const OidcSchema = Strict({
   userClaim: Def(Type.String({ minLength: 1 }), "preferred_username"),
   groupsClaim: Def(Type.String({ minLength: 1 }), "groups"),
   clockSkewSeconds: Def(Type.Integer({ minimum: 0, maximum: 600 }), 60),
+  portal: Type.Optional(OidcPortalSchema),
 });
 
 export const ConfigSchema = Strict({

@@ -129,6 +129,23 @@ export interface OidcConfig {
   userClaim: string;
   groupsClaim: string;
   clockSkewSeconds: number;
+  /** Portal sign-in with the authorization-code flow and PKCE; bearer tokens only when absent. */
+  portal?: OidcPortalConfig;
+}
+
+export interface OidcPortalConfig {
+  /** The portal's client at the provider; ID tokens must name it as their audience. */
+  clientId: string;
+  /** Environment variable holding the client secret; absent for a public client (PKCE only). */
+  clientSecretEnv?: string;
+  /** How the secret is presented at the token endpoint. */
+  clientAuthMethod: "client_secret_basic" | "client_secret_post";
+  authorizationEndpoint: string;
+  tokenEndpoint: string;
+  /** Space-separated; must include "openid". */
+  scopes: string;
+  /** Where the provider sends the browser back; default publicBaseUrl + /portal/api/oidc/callback. */
+  redirectUri?: string;
 }
 
 export interface OpenClmConfig {

@@ -237,6 +237,38 @@ function scale(t: EngineTypes): Migration {
 }
 
 /**
+ * Portal sessions and the states single sign-ons have used, so that any server process can serve
+ * a browser signed in on another. Dates are ISO-8601 text like everywhere else, which sorts as it compares.
+ */
+function sessions(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable("portal_sessions")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("user_uuid", "text", (c) => c.notNull())
+        .addColumn("method", "text", (c) => c.notNull())
+        .addColumn("idp_groups", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("last_seen_at", "text", (c) => c.notNull())
+        .addColumn("expires_at", "text", (c) => c.notNull())
+        .execute();
+      // A user's sessions, newest first (the per-user cap), and the two ends the sweep looks for.
+      await db.schema.createIndex("portal_sessions_user").on("portal_sessions").columns(["user_uuid", "created_at"]).execute();
+      await db.schema.createIndex("portal_sessions_expires").on("portal_sessions").column("expires_at").execute();
+      await db.schema.createIndex("portal_sessions_last_seen").on("portal_sessions").column("last_seen_at").execute();
+      await db.schema
+        .createTable("oidc_used_states")
+        .addColumn("state_hash", "text", (c) => c.primaryKey())
+        .addColumn("used_at", "text", (c) => c.notNull())
+        .addColumn("expires_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("oidc_used_states_expires").on("oidc_used_states").column("expires_at").execute();
+    },
+  };
+}
+
+/**
  * Audit records of PostgreSQL transactions wait here until they are linked into the chain, so
  * that writers no longer take turns on the chain's lock until their commit (domain/audit.ts).
  */
@@ -266,7 +298,7 @@ function auditPending(t: EngineTypes): Migration {
 export function migrationProvider(t: EngineTypes): MigrationProvider {
   return {
     async getMigrations() {
-      return { "0001_initial": initial(t), "0002_scale": scale(t), "0003_audit_pending": auditPending(t) };
+      return { "0001_initial": initial(t), "0002_scale": scale(t), "0003_audit_pending": auditPending(t), "0004_sessions": sessions() };
     },
   };
 }

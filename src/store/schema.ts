@@ -189,6 +189,30 @@ export interface PinsTable {
   created_at: string;
 }
 
+/** A portal session; the cookie value itself is never stored (see http/session.ts). */
+export interface PortalSessionsTable {
+  /** SHA-256 of the cookie value, base64url. */
+  id: string;
+  user_uuid: string;
+  /** How the user signed in: "password" or "oidc". */
+  method: string;
+  /** JSON array of the groups the identity provider asserted at sign-in. */
+  idp_groups: string;
+  created_at: string;
+  last_seen_at: string;
+  /** The absolute end: created_at plus the session lifetime. */
+  expires_at: string;
+}
+
+/** The state of a portal single sign-on that reached its callback: a state works once. */
+export interface OidcUsedStatesTable {
+  /** SHA-256 of the state, base64url. */
+  state_hash: string;
+  used_at: string;
+  /** When the state would have expired anyway; the row may go then. */
+  expires_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   user_groups: UserGroupsTable;
@@ -205,4 +229,6 @@ export interface Database {
   counters: CountersTable;
   crls: CrlsTable;
   pins: PinsTable;
+  portal_sessions: PortalSessionsTable;
+  oidc_used_states: OidcUsedStatesTable;
 }

@@ -11,6 +11,7 @@ import type {
   AuditEventsTable,
   AuditPendingTable,
 } from "./schema.js";
+import { SessionStore } from "./sessions.js";
 
 export type Engine = "sqlite" | "postgres";
 export type UserRow = Selectable<UsersTable>;
@@ -123,6 +124,11 @@ export class Store {
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
+  }
+
+  /** Portal sessions and the states single sign-ons have used (sessions.ts). */
+  get sessions(): SessionStore {
+    return new SessionStore(this.db);
   }
 
   // ---- users and groups

@@ -456,7 +456,7 @@ describe("example configuration", () => {
   });
 
   it("loads with its OIDC section switched on", () => {
-    const text = readFileSync(EXAMPLE, "utf8").replace(/^  # (oidc:|  \w+:)/gm, "  $1");
+    const text = readFileSync(EXAMPLE, "utf8").replace(/^  # (oidc:| +\w+:)/gm, "  $1");
     const c = parseConfig(text, "example-oidc.yaml");
     expect(c.auth.oidc).toEqual({
       issuer: "https://login.example.com/realms/corp",
@@ -465,7 +465,67 @@ describe("example configuration", () => {
       userClaim: "preferred_username",
       groupsClaim: "groups",
       clockSkewSeconds: 60,
+      portal: {
+        clientId: "openclm-portal",
+        clientSecretEnv: "OPENCLM_OIDC_CLIENT_SECRET",
+        clientAuthMethod: "client_secret_basic",
+        authorizationEndpoint: "https://login.example.com/realms/corp/protocol/openid-connect/auth",
+        tokenEndpoint: "https://login.example.com/realms/corp/protocol/openid-connect/token",
+        scopes: "openid profile email",
+      },
     });
+  });
+});
+
+describe("single sign-on configuration", () => {
+  const oidc = (portal: string[]) =>
+    [
+      "auth:",
+      "  oidc:",
+      '    issuer: "https://login.example.com/realms/corp"',
+      "    audience: openclm",
+      '    jwksUrl: "https://login.example.com/certs"',
+      "    portal:",
+      ...portal.map((l) => `      ${l}`),
+    ].join("\n") + "\n";
+  const endpoints = ['authorizationEndpoint: "https://login.example.com/auth"', 'tokenEndpoint: "https://login.example.com/token"'];
+
+  it("fills in the defaults: a public client asking for openid profile, back at publicBaseUrl", () => {
+    expect(parseConfig(oidc(["clientId: portal", ...endpoints]), "sso.yaml").auth.oidc!.portal).toEqual({
+      clientId: "portal",
+      clientAuthMethod: "client_secret_basic",
+      authorizationEndpoint: "https://login.example.com/auth",
+      tokenEndpoint: "https://login.example.com/token",
+      scopes: "openid profile",
+    });
+  });
+
+  it("refuses scopes without openid, a secret in place of a variable name (without echoing it), and typos", () => {
+    const e = problemsOf(oidc(["clientId: portal", ...endpoints, "scopes: profile email", "clientSecretEnv: s3cr3t-value!", "clientAuthMethod: private_key_jwt", "clientSecret: nope"]));
+    expect(e.message.split("\n")).toEqual([
+      'config.yaml:10:7: auth.oidc.portal.scopes: must be space-separated scopes including "openid" (got "profile email")',
+      "config.yaml:11:7: auth.oidc.portal.clientSecretEnv: must be an environment variable name such as OPENCLM_OIDC_CLIENT_SECRET",
+      "config.yaml:12:7: auth.oidc.portal.clientAuthMethod: must be one of client_secret_basic, client_secret_post (got \"private_key_jwt\")",
+      "config.yaml:13:7: auth.oidc.portal.clientSecret: unknown key; expected one of clientId, clientSecretEnv, clientAuthMethod, authorizationEndpoint, tokenEndpoint, scopes, redirectUri",
+    ]);
+  });
+
+  it("refuses plain-http endpoints off loopback and fragments; loopback may use http", () => {
+    const e = problemsOf(
+      oidc([
+        "clientId: portal",
+        'authorizationEndpoint: "http://login.example.com/auth"',
+        'tokenEndpoint: "https://login.example.com/token#x"',
+        'redirectUri: "http://clm.example.com/portal/api/oidc/callback"',
+      ]),
+    );
+    expect(e.message.split("\n")).toEqual([
+      "config.yaml:8:7: auth.oidc.portal.authorizationEndpoint: must be an https URL (plain http only on loopback; got http://login.example.com)",
+      "config.yaml:9:7: auth.oidc.portal.tokenEndpoint: must not have a #fragment",
+      "config.yaml:10:7: auth.oidc.portal.redirectUri: must be an https URL (plain http only on loopback; got http://clm.example.com)",
+    ]);
+    const loop = parseConfig(oidc(["clientId: portal", 'authorizationEndpoint: "http://127.0.0.1:8081/auth"', 'tokenEndpoint: "http://localhost:8081/token"']), "loop.yaml");
+    expect(loop.auth.oidc!.portal!.tokenEndpoint).toBe("http://localhost:8081/token");
   });
 });
 

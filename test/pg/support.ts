@@ -20,7 +20,7 @@ export const RESPONSE_BOUND = 16;
 export const LOGON_APPROVALS = 3;
 
 /** The demo configuration with more users: approvers ap1…ap5, employees u1…u40; Smart Card Logon needs 3 approvals. */
-export function clusterConfig(dir: string): string {
+export function clusterConfig(dir: string, edit?: (config: any) => void): string {
   const config = parse(readFileSync(join(REPO, "config/demo.yaml"), "utf8"));
   const user = (name: string, groups: string[]) => ({
     name,
@@ -34,6 +34,7 @@ export function clusterConfig(dir: string): string {
   for (let i = 1; i <= 40; i++) config.users.push(user(`u${i}`, ["cm-users"]));
   const logon = config.profileTemplates.find((t: { uuid: string }) => t.uuid === LOGON);
   logon.policies.enroll.approvalsNeeded = LOGON_APPROVALS;
+  edit?.(config);
   const file = join(dir, "cluster.yaml");
   writeFileSync(file, stringify(config, { aliasDuplicateObjects: false }));
   return file;
@@ -49,10 +50,10 @@ export interface Cluster {
 }
 
 /** `n` server processes started at the same moment on one fresh database, sharing one key-encryption key. */
-export async function startCluster(n: number): Promise<Cluster> {
+export async function startCluster(n: number, opts: { edit?: (config: any) => void } = {}): Promise<Cluster> {
   const root = mkdtempSync(join(tmpdir(), "openclm-pg-"));
   const dbUrl = await ensureTestDatabase(testDatabaseName(root));
-  const configFile = clusterConfig(root);
+  const configFile = clusterConfig(root, opts.edit);
   const kek = randomBytes(32).toString("base64");
   const servers: TestServer[] = [];
   let next = 0;

@@ -37,9 +37,11 @@ export class PortalBrowser {
     readonly context: BrowserContext,
     readonly page: Page,
     private readonly profile: string,
+    /** Where screenshots go; one directory per test file, as files run in parallel. */
+    readonly artifacts: string,
   ) {}
 
-  static async launch(viewport = { width: 1280, height: 900 }): Promise<PortalBrowser> {
+  static async launch(viewport = { width: 1280, height: 900 }, artifacts = ARTIFACTS): Promise<PortalBrowser> {
     const profile = mkdtempSync(join(tmpdir(), "openclm-chromium-"));
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -49,7 +51,7 @@ export class PortalBrowser {
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
     const page = context.pages()[0] ?? (await context.newPage());
-    const b = new PortalBrowser(context, page, profile);
+    const b = new PortalBrowser(context, page, profile, artifacts);
     page.on("console", (m) => {
       if (m.type() !== "error" && m.type() !== "assert") return;
       const text = m.text();
@@ -63,8 +65,8 @@ export class PortalBrowser {
       b.entries.push({ kind: "requestfailed", text: `${r.method()} ${r.url()}: ${r.failure()?.errorText}`, url: r.url(), expected: false });
     });
     // This run's screenshots only: numbering restarts, so earlier files would mislead.
-    rmSync(ARTIFACTS, { recursive: true, force: true });
-    mkdirSync(ARTIFACTS, { recursive: true });
+    rmSync(artifacts, { recursive: true, force: true });
+    mkdirSync(artifacts, { recursive: true });
     return b;
   }
 
@@ -86,7 +88,7 @@ export class PortalBrowser {
 
   /** A full-page screenshot, numbered in the order taken. */
   async screenshot(name: string): Promise<string> {
-    const file = join(ARTIFACTS, `${String(++this.shot).padStart(2, "0")}-${name}.png`);
+    const file = join(this.artifacts, `${String(++this.shot).padStart(2, "0")}-${name}.png`);
     await this.page.screenshot({ path: file, fullPage: true });
     return file;
   }

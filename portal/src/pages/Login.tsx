@@ -1,10 +1,23 @@
-// Sign-in with the local directory's password; the server answers a session cookie.
+// Sign-in: single sign-on through the organisation's identity provider when the server offers it
+// (a plain link: the server redirects to the provider and back), and the local directory's
+// password when enabled. Either way the server answers with a session cookie.
 import { useState, type FormEvent } from "react";
-import { call, SESSION } from "../api";
+import { call, SESSION, type ApiError } from "../api";
 import type { SessionInfo } from "../session";
+import { SSO_START } from "../sso";
 import { ErrorMessage, PageTitle } from "../components/ui";
 
-export function Login({ onSignedIn, notice, methods }: { onSignedIn: (s: SessionInfo) => void; notice: string | null; methods?: SessionInfo["methods"] }) {
+export function Login({
+  onSignedIn,
+  notice,
+  methods,
+  ssoError = null,
+}: {
+  onSignedIn: (s: SessionInfo) => void;
+  notice: string | null;
+  methods?: SessionInfo["methods"];
+  ssoError?: ApiError | null;
+}) {
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
@@ -23,6 +36,7 @@ export function Login({ onSignedIn, notice, methods }: { onSignedIn: (s: Session
   };
 
   const passwordEnabled = methods?.password !== false;
+  const ssoEnabled = methods?.oidc === true;
   return (
     <main className="login" id="main">
       <div className="login-card">
@@ -37,7 +51,20 @@ export function Login({ onSignedIn, notice, methods }: { onSignedIn: (s: Session
             {notice}
           </p>
         )}
-        <ErrorMessage error={error} title="Sign-in failed" />
+        <ErrorMessage error={error ?? ssoError} title={error ? "Sign-in failed" : "Single sign-on failed"} />
+        {ssoEnabled && (
+          <div className="sso">
+            <a className="button" href={SSO_START}>
+              Sign in with single sign-on
+            </a>
+            <p className="hint">With your organisation's account, through its identity provider.</p>
+          </div>
+        )}
+        {ssoEnabled && passwordEnabled && (
+          <p className="login-or" aria-hidden="true">
+            or with a password
+          </p>
+        )}
         {passwordEnabled ? (
           <form onSubmit={(e) => void submit(e)} className="form" aria-describedby="login-help">
             <div className="field">
@@ -56,7 +83,7 @@ export function Login({ onSignedIn, notice, methods }: { onSignedIn: (s: Session
             </p>
           </form>
         ) : (
-          <p>Password sign-in is not enabled on this server.</p>
+          !ssoEnabled && <p>Password sign-in is not enabled on this server.</p>
         )}
       </div>
     </main>

@@ -1,5 +1,6 @@
-// The web portal: its sign-in endpoints (/portal/api/session) and its static files (/portal/…).
-// Everything else the portal shows comes from the public CM API, called with the session cookie.
+// The web portal: its sign-in endpoints (/portal/api/session, and single sign-on under
+// /portal/api/oidc/ when configured) and its static files (/portal/…). Everything else the portal
+// shows comes from the public CM API, called with the session cookie.
 import { Type } from "@sinclair/typebox";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import cookie from "@fastify/cookie";
@@ -10,6 +11,9 @@ import { namedIn, type Caller } from "../../domain/caller.js";
 import { recordAudit } from "../../domain/audit.js";
 import { clearSessionCookie, SessionAuthenticator, sessionIdOf, setSessionCookie } from "../session.js";
 import { StaticFiles } from "../static.js";
+import { BearerAuthenticator } from "../oidc.js";
+import { OidcLogin } from "../oidc-login.js";
+import { registerPortalOidcRoutes } from "./portal-oidc.js";
 
 /** Header the portal sends on every call, so a 401 never makes the browser show its Basic dialog. */
 export const PORTAL_CLIENT_HEADER = "x-openclm-client";
@@ -62,7 +66,9 @@ export const portalRoutes: FastifyPluginAsync<PortalOptions> = async (instance, 
       isEnrollmentAgent: policies.some((p) => namedIn(c, p!.authorizedEnrollmentAgent)),
     };
   };
-  const methods = () => ({ password: s.ctx.config.auth.basic.enabled, oidc: false });
+  const sso = ssoLogin(s, opts.authenticators);
+  if (sso) registerPortalOidcRoutes(app, s, sessions, sso);
+  const methods = () => ({ password: s.ctx.config.auth.basic.enabled, oidc: sso !== undefined });
   const problem = (req: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string) =>
     reply.status(status).send({ Message: message, ErrorCode: code, CorrelationId: req.id });
 
@@ -88,8 +94,8 @@ export const portalRoutes: FastifyPluginAsync<PortalOptions> = async (instance, 
       return problem(req, reply, 401, "NotAuthenticated", "wrong user name or password");
     }
     const old = sessionIdOf(req);
-    if (old) sessions.destroy(old);
-    const session = sessions.create(caller.uuid, "password");
+    if (old) await sessions.destroy(old);
+    const session = await sessions.create(caller.uuid, "password");
     await recordAudit(s.ctx.store, {
       actorUuid: caller.uuid,
       actorName: caller.name,
@@ -114,16 +120,16 @@ export const portalRoutes: FastifyPluginAsync<PortalOptions> = async (instance, 
       if (id) clearSessionCookie(req, reply);
       return { user: null, csrfToken: null, methods: methods() };
     }
-    return { user: userView(found.caller), csrfToken: found.session.csrfToken, methods: methods() };
+    return { user: userView(found.caller), csrfToken: found.csrfToken, methods: methods() };
   });
 
   // Sign out; needs the CSRF token while the session is alive.
   app.delete("/portal/api/session", { schema: { hide: true } }, async (req, reply) => {
     const id = sessionIdOf(req);
     const found = id ? await sessions.resolve(id) : undefined;
-    if (found && !sessions.csrfValid(found.session, req))
+    if (id && found && !sessions.csrfValid(id, req))
       return problem(req, reply, 403, "CsrfTokenInvalid", "missing or wrong X-CSRF-Token header for this session; reload the page");
-    if (id) sessions.destroy(id);
+    if (id) await sessions.destroy(id);
     if (found)
       await recordAudit(s.ctx.store, {
         actorUuid: found.caller.uuid,
@@ -154,6 +160,13 @@ export const portalRoutes: FastifyPluginAsync<PortalOptions> = async (instance, 
     return files.serve(req, reply, path.replace(/^\/portal\/?/i, ""));
   });
 };
+
+/** Single sign-on, when `auth.oidc.portal` is configured; it verifies ID tokens with the bearer tokens' rules. */
+function ssoLogin(s: Services, authenticators: readonly Authenticator[]): OidcLogin | undefined {
+  const portal = s.ctx.config.auth.oidc?.portal;
+  const bearer = authenticators.find((a): a is BearerAuthenticator => a instanceof BearerAuthenticator);
+  return portal && bearer ? new OidcLogin(s.ctx, portal, bearer.identities) : undefined;
+}
 
 /** True unless the browser says the request comes from another origin. */
 function sameOrigin(req: FastifyRequest): boolean {
