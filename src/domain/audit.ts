@@ -94,8 +94,7 @@ async function appendToChain(tx: Store, rows: UnchainedRow[]): Promise<void> {
     prev = hash;
     return out;
   });
-  const seq = await tx.insertAudit(linked);
-  await tx.setCounters({ [HEAD_SEQ]: seq, [HEAD_HASH]: headHashValue(prev) });
+  await tx.appendAudit(linked, { seqCounter: HEAD_SEQ, hashCounter: HEAD_HASH, hashValue: headHashValue(prev) });
 }
 
 const BATCH = 500;
@@ -138,15 +137,13 @@ class AuditChainer {
         // The records were made durable with their changes; this transaction only moves them. If
         // its commit were lost in a crash it would be lost whole, and the records linked again;
         // so it need not wait for its own flush, and the lock is held for a few statements only.
-        await sql`set local synchronous_commit = off`.execute(tx.db);
-        await sql`select pg_advisory_xact_lock(7262001)`.execute(tx.db);
-        const pending = await tx.pendingAudit(BATCH);
+        await sql`select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(7262001)`.execute(tx.db);
+        const pending = await tx.takePendingAudit(BATCH);
         if (pending.length === 0) return 0;
         await appendToChain(
           tx,
           pending.map(({ id: _id, ...row }) => row),
         );
-        await tx.deletePendingAudit(pending.map((p) => Number(p.id)));
         return pending.length;
       });
       if (linked < BATCH) return;

@@ -462,19 +462,30 @@ export class Store {
   async lastAuditHash(): Promise<string | undefined> {
     return (await this.db.selectFrom("audit_events").select("hash").orderBy("seq", "desc").limit(1).executeTakeFirst())?.hash;
   }
-  /** Appends records in the order given; returns the last one's sequence number. */
-  async insertAudit(rows: Insertable<AuditEventsTable>[]): Promise<number> {
-    const inserted = await this.db.insertInto("audit_events").values(rows).returning("seq").execute();
-    return Math.max(...inserted.map((r) => Number(r.seq)));
-  }
   async insertPendingAudit(row: Insertable<AuditPendingTable>): Promise<void> {
     await this.db.insertInto("audit_pending").values(row).execute();
   }
-  async pendingAudit(limit: number): Promise<AuditPendingRow[]> {
-    return this.db.selectFrom("audit_pending").selectAll().orderBy("id").limit(limit).execute();
+  /** Removes and returns the oldest unlinked audit records (call under the chain's lock). */
+  async takePendingAudit(limit: number): Promise<AuditPendingRow[]> {
+    const oldest = this.db.selectFrom("audit_pending").select("id").orderBy("id").limit(limit);
+    const rows = await this.db.deleteFrom("audit_pending").where("id", "in", oldest).returningAll().execute();
+    return rows.sort((a, b) => Number(a.id) - Number(b.id));
   }
-  async deletePendingAudit(ids: number[]): Promise<void> {
-    if (ids.length) await this.db.deleteFrom("audit_pending").where("id", "in", ids).execute();
+  /**
+   * Appends records in the order given and sets the chain-head counters to the last one: on
+   * PostgreSQL in one statement (a data-modifying WITH), as each round trip counts there.
+   */
+  async appendAudit(rows: Insertable<AuditEventsTable>[], head: { seqCounter: string; hashCounter: string; hashValue: number }): Promise<void> {
+    const insert = this.db.insertInto("audit_events").values(rows).returning("seq");
+    if (this.engine === "postgres") {
+      await sql`with ins as (${insert})
+        insert into counters (name, value)
+        select ${head.seqCounter}, max(seq) from ins union all select ${head.hashCounter}, ${head.hashValue}::bigint
+        on conflict (name) do update set value = excluded.value`.execute(this.db);
+      return;
+    }
+    const seq = Math.max(...(await insert.execute()).map((r) => Number(r.seq)));
+    await this.setCounters({ [head.seqCounter]: seq, [head.hashCounter]: head.hashValue });
   }
   /** Sets several counters in one statement. */
   async setCounters(values: Record<string, number>): Promise<void> {
