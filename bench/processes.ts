@@ -114,7 +114,32 @@ export interface ProcSample {
   rssMb: number;
 }
 
+/**
+ * A process and its child processes (the workers of `serve --workers N`) together: their CPU
+ * time and resident memory summed.
+ */
 export function readProc(pid: number, at: number): ProcSample | undefined {
+  const own = readOneProc(pid, at);
+  if (!own) return undefined;
+  for (const child of childrenOf(pid)) {
+    const c = readOneProc(child, at);
+    if (c) {
+      own.cpuSeconds += c.cpuSeconds;
+      own.rssMb += c.rssMb;
+    }
+  }
+  return own;
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function readOneProc(pid: number, at: number): ProcSample | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may hold spaces; the fields after its closing parenthesis are fixed.

@@ -44,6 +44,7 @@ const HELP = `npm run bench -- [options]
   --profile            run the server with --cpu-prof; print where the .cpuprofile files are and
                        a top-20 self-time summary of the measured windows
   --workers N          load-generator worker threads (default min(concurrency, 2))
+  --server-workers N   server processes (openclm serve --workers N; PostgreSQL only; default 1)
   --keys N             pre-generated card key pairs (CSRs) per key type (default max(concurrency, 8))
   --log-level L        OPENCLM_LOG_LEVEL for the server (default: the server's own, info)
   --no-cfssl           skip the CFSSL peer
@@ -60,6 +61,7 @@ interface Options {
   database?: string;
   profile: boolean;
   workers: number;
+  serverWorkers: number;
   keys: number;
   logLevel?: string;
   cfssl: boolean;
@@ -87,6 +89,7 @@ function parseOptions(): Options {
       database: { type: "string" },
       profile: { type: "boolean", default: false },
       workers: { type: "string" },
+      "server-workers": { type: "string" },
       keys: { type: "string" },
       "log-level": { type: "string" },
       "no-cfssl": { type: "boolean", default: false },
@@ -108,6 +111,8 @@ function parseOptions(): Options {
   const quick = values.quick!;
   const concurrency = Math.round(num(values.concurrency, "concurrency", 8, 1, 1024));
   if (values.database !== undefined && !/^postgres(ql)?:\/\//i.test(values.database)) throw new Error("--database: expected a postgres://… URL");
+  if (values["server-workers"] !== undefined && values["server-workers"] !== "1" && values.database === undefined)
+    throw new Error("--server-workers: needs --database postgres://… (SQLite has one server process per file)");
   return {
     quick,
     json: values.json!,
@@ -118,6 +123,7 @@ function parseOptions(): Options {
     database: values.database,
     profile: values.profile!,
     workers: Math.round(num(values.workers, "workers", Math.min(concurrency, 2), 1, 64)),
+    serverWorkers: Math.round(num(values["server-workers"], "server-workers", 1, 1, 64)),
     keys: Math.round(num(values.keys, "keys", Math.max(concurrency, 8), 1, 4096)),
     logLevel: values["log-level"],
     cfssl: !values["no-cfssl"],
@@ -244,6 +250,7 @@ async function startOpenClm(ctx: Context, phase: string): Promise<{ running: Run
     "--listen",
     "127.0.0.1:0",
     ...(ctx.db ? ["--database", ctx.db.serverUrl] : []),
+    ...(ctx.opts.serverWorkers > 1 ? ["--workers", String(ctx.opts.serverWorkers)] : []),
   ];
   const { running, match } = await spawnLogged({
     name: "openclm serve",
@@ -252,7 +259,7 @@ async function startOpenClm(ctx: Context, phase: string): Promise<{ running: Run
     env,
     cwd: REPO,
     logFile: join(ctx.dataDir, `server-${phase}.log`),
-    ready: /^listening on (http:\/\/\S+)$/m,
+    ready: /^listening on (http:\/\/\S+)/m,
   });
   ctx.cleanups.push(() => running.stop());
   return { running, url: match![1]! };

@@ -1,8 +1,11 @@
 import type { Command } from "commander";
+import cluster from "node:cluster";
 import { dirname, resolve } from "node:path";
 import { homedir } from "node:os";
 import type { OpenClmConfig } from "../config/types.js";
 import { ConfigError, defaultConfig, loadConfigFile, loadDemoConfig } from "../config/load.js";
+import { isPostgresUrl } from "../store/open.js";
+import type { ClusterMessage } from "./serve-cluster.js";
 
 interface ServeOptions {
   demo?: boolean;
@@ -14,6 +17,7 @@ interface ServeOptions {
   tlsCert?: string;
   tlsKey?: string;
   tlsSelf?: boolean;
+  workers?: string;
 }
 
 /** The options that name a server's configuration and database (serve and admin share them). */
@@ -76,6 +80,7 @@ export function registerServeCommand(program: Command): void {
     .option("--tls-cert <file>", "serve HTTPS with this PEM certificate (chain)")
     .option("--tls-key <file>", "the PEM private key of --tls-cert")
     .option("--tls-self", "serve HTTPS with a certificate issued by the server's own CA for its host names")
+    .option("--workers <n>", "server processes sharing the listening socket (PostgreSQL only)", "1")
     .action(async (opts: ServeOptions) => {
       let config = resolveConfig(opts);
       try {
@@ -95,6 +100,20 @@ export function registerServeCommand(program: Command): void {
         process.stderr.write(`refusing to listen on ${listen.host} without TLS; use a loopback address, configure TLS, or pass --insecure-http\n`);
         process.exit(1);
       }
+      const workers = Number(opts.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+        process.stderr.write("--workers: expected a whole number from 1 to 64\n");
+        process.exit(1);
+      }
+      if (workers > 1 && !isPostgresUrl(config.database)) {
+        process.stderr.write("--workers needs a PostgreSQL database (--database postgres://…): SQLite has one server process per database file\n");
+        process.exit(1);
+      }
+      if (workers > 1 && cluster.isPrimary) {
+        const { runCluster } = await import("./serve-cluster.js");
+        await runCluster(workers, config, resolve(opts.dataDir!));
+        return;
+      }
       const { startServer } = await import("../server.js");
       let server: Awaited<ReturnType<typeof startServer>>;
       try {
@@ -103,7 +122,8 @@ export function registerServeCommand(program: Command): void {
         process.stderr.write(`openclm: cannot start: ${(e as Error).message}\n`);
         process.exit(1);
       }
-      process.stdout.write(`listening on ${server.url}\n`);
+      if (cluster.isWorker) process.send?.({ type: "listening", url: server.url } satisfies ClusterMessage);
+      else process.stdout.write(`listening on ${server.url}\n`);
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;
