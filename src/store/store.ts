@@ -223,6 +223,11 @@ export class Store {
   }
   async listRequests(filter: {
     visibleTo?: string;
+    /**
+     * With visibleTo: other people's requests the user also sees (as approver or agent), by
+     * template and workflow, in the status given (when the list has no status filter of its own).
+     */
+    shared?: { grants: { templateUuid: string; workflows: string[] }[]; status?: number };
     status?: number;
     targetUuid?: string;
     statusIn?: number[];
@@ -231,7 +236,21 @@ export class Store {
     let q = this.db.selectFrom("requests").selectAll();
     if (filter.visibleTo) {
       const u = filter.visibleTo;
-      q = q.where((eb) => eb.or([eb("target_uuid", "=", u), eb("originator_uuid", "=", u)]));
+      const shared = filter.shared?.grants.length ? filter.shared : undefined;
+      q = q.where((eb) =>
+        eb.or([
+          eb("target_uuid", "=", u),
+          eb("originator_uuid", "=", u),
+          ...(shared
+            ? [
+                eb.and([
+                  ...(shared.status !== undefined ? [eb("status", "=", shared.status)] : []),
+                  eb.or(shared.grants.map((g) => eb.and([eb("template_uuid", "=", g.templateUuid), eb("workflow", "in", g.workflows)]))),
+                ]),
+              ]
+            : []),
+        ]),
+      );
     }
     if (filter.targetUuid) q = q.where("target_uuid", "=", filter.targetUuid);
     if (filter.status !== undefined) q = q.where("status", "=", filter.status);

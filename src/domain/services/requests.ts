@@ -208,20 +208,25 @@ export class RequestService {
     }
     const page = { top: q.top, skip: q.skip };
     if (permissions.isAuditor(caller)) return store.listRequests({ status, targetUuid, page });
-    // Everyone sees their own; approvers and agents also see what their policies give them.
-    const own = await store.listRequests({ visibleTo: caller.uuid, status, targetUuid, page: { top: q.top + q.skip, skip: 0 } });
-    // Only callers some policy shows other people's requests to read the shared queue: a plain
-    // user's list stays one indexed query however long the organisation's approval queue grows.
-    const seesOthers = this.ctx.catalog
+    // Everyone sees their own; approvers and agents also see other people's requests of the
+    // templates and workflows their policies name them in (pending ones, unless a status is
+    // asked for). One query, paged in the database, however long the queue grows.
+    const grants = this.ctx.catalog
       .all()
-      .some((t) => Object.keys(t.policies).some((w) => permissions.maySeeRequest(caller, t, { originatorUuid: "", targetUuid: "", flags: 0, workflow: w })));
-    const others = !seesOthers
-      ? []
-      : (await store.listRequests({ status: status ?? RequestStatus.Pending, targetUuid, page: { top: 500, skip: 0 } })).filter(
-          (r) => r.target_uuid !== caller.uuid && r.originator_uuid !== caller.uuid && permissions.maySeeRequest(caller, this.ctx.catalog.get(r.template_uuid), requestFacts(r)),
-        );
-    const merged = [...own, ...others].sort((a, b) => (a.submitted_at < b.submitted_at ? 1 : a.submitted_at > b.submitted_at ? -1 : a.uuid.localeCompare(b.uuid)));
-    return merged.slice(q.skip, q.skip + q.top);
+      .map((t) => ({
+        templateUuid: t.uuid,
+        workflows: Object.keys(t.policies)
+          .map((w) => parseWorkflowType(w))
+          .filter((w): w is NonNullable<typeof w> => !!w && permissions.maySeeRequest(caller, t, { originatorUuid: "", targetUuid: "", flags: 0, workflow: w })),
+      }))
+      .filter((g) => g.workflows.length > 0);
+    return store.listRequests({
+      visibleTo: caller.uuid,
+      shared: { grants, status: status === undefined ? RequestStatus.Pending : undefined },
+      status,
+      targetUuid,
+      page,
+    });
   }
 
   async approvals(requestUuid: string) {
