@@ -1,7 +1,8 @@
 // The per-user views at scale: with a million cards in PostgreSQL (seeded by bench/seed.ts when
 // the database holds fewer), how long do `GET /smartcards`, `/requests` and `/certificates` take
 // for one user, through a running `openclm serve` over loopback? Prints p50/p90/p99/max per
-// endpoint, sequentially (one call at a time) and with several clients at once.
+// endpoint, sequentially (one call at a time) and with several clients at once; and the
+// approvers' queue (`GET /requests` as an approver, first and last page of the pending requests).
 //
 //   npm run bench:pg                                   # seed 1,000,000 cards if needed, then measure
 //   npm run bench:pg -- --cards 100000 --fresh         # a smaller database, from scratch
@@ -42,9 +43,9 @@ async function sampleUsers(o: BenchOptions): Promise<Sample[]> {
   }
 }
 
-async function timedGet(server: ServerProcess, path: string, user: string): Promise<{ ms: number; items: number }> {
+async function timedGet(server: ServerProcess, path: string, user: string, password = "alice"): Promise<{ ms: number; items: number }> {
   const t0 = performance.now();
-  const res = await fetch(`${server.url}${BASE}${path}`, { headers: { authorization: `Basic ${Buffer.from(`${user}:alice`).toString("base64")}` } });
+  const res = await fetch(`${server.url}${BASE}${path}`, { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` } });
   const body = await res.text();
   const ms = performance.now() - t0;
   if (res.status !== 200) throw new Error(`GET ${path} as ${user}: ${res.status} ${body.slice(0, 200)}`);
@@ -105,6 +106,34 @@ async function measure(servers: ServerProcess[], users: Sample[], rounds: number
   });
 }
 
+/**
+ * The approvers' queue: bob (group cm-approvers of the demo configuration) lists the seeded
+ * pending requests, the first page and the last, `calls` times each, `concurrency` at once.
+ */
+async function measureQueue(servers: ServerProcess[], calls: number, concurrency: number, pending: number): Promise<Row[]> {
+  const pages = [`/requests?top=50`, `/requests?top=50&skip=${Math.max(0, pending - 50)}`];
+  const rows: Row[] = [];
+  for (const page of pages) {
+    const times: number[] = [];
+    let items = 0;
+    let left = calls;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, c) => {
+        while (left-- > 0) {
+          const r = await timedGet(servers[c % servers.length]!, page, "bob", "bob");
+          times.push(r.ms);
+          items += r.items;
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const t = times.sort((a, b) => a - b);
+    rows.push({ endpoint: `${page} (approver)`, concurrency, calls: t.length, items: items / t.length, p50: percentile(t, 50), p90: percentile(t, 90), p99: percentile(t, 99), max: t[t.length - 1]!, rps: t.length / seconds });
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const seeded = await seed(o);
@@ -113,6 +142,7 @@ async function main(): Promise<void> {
     await db.query(
       `select (select count(*) from smartcards)::int as cards, (select count(*) from users)::int as users,
               (select count(*) from requests)::int as requests, (select count(*) from certificates)::int as certificates,
+              (select count(*) from requests where status = 16)::int as pending,
               pg_size_pretty(pg_database_size(current_database())) as size, current_setting('server_version') as version`,
     )
   ).rows[0];
@@ -123,6 +153,8 @@ async function main(): Promise<void> {
     for (const s of servers) for (const u of users) for (const e of ENDPOINTS) await timedGet(s, e, u.user); // warm-up
     const rows: Row[] = [];
     for (const c of o.concurrency) rows.push(...(await measure(servers, users, o.rounds, c)));
+    for (const s of servers) await timedGet(s, "/requests?top=1", "bob", "bob"); // warm-up
+    for (const c of o.concurrency) rows.push(...(await measureQueue(servers, o.rounds * 10, c, counts.pending)));
     const out = process.stdout;
     out.write(
       `\nPostgreSQL ${counts.version}, database ${counts.size}: ${counts.cards.toLocaleString("en")} cards, ${counts.users.toLocaleString("en")} users, ` +
