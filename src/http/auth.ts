@@ -30,7 +30,8 @@ interface CacheEntry {
 
 const MAX_ENTRIES = 10_000;
 
-export type Verification = { caller: Caller } | { caller?: undefined; reason: string; user?: UserRow };
+/** `verified`: the password was checked now (not answered from the cache). */
+export type Verification = { caller: Caller; verified?: boolean } | { caller?: undefined; reason: string; user?: UserRow };
 
 /** The methods `auth` enables, sharing one LoginGuard so failures of either count together. */
 export function authenticatorsFor(ctx: AppContext, guard = new LoginGuard(ctx.store, ctx.config.auth.rateLimit)): Authenticator[] {
@@ -79,12 +80,13 @@ export class BasicAuthenticator implements Authenticator {
    */
   async login(req: FastifyRequest, username: string, password: string, method = "password"): Promise<Caller | undefined> {
     this.guard?.check(req, username);
+    if (this.guard && !this.holds(username, password)) await this.guard.checkShared(req, username);
     const result = await this.check(username, password);
     if (!result.caller) {
       await this.guard?.failed(req, { method, user: username, userUuid: result.user?.uuid, reason: result.reason });
       return undefined;
     }
-    this.guard?.succeeded(username);
+    if ("verified" in result && result.verified) await this.guard?.succeeded(username);
     return result.caller;
   }
 
@@ -95,7 +97,7 @@ export class BasicAuthenticator implements Authenticator {
 
   /** The caller, or why not (for the audit trail, never for the client). */
   async check(username: string, password: string): Promise<Verification> {
-    const key = createHmac("sha256", this.cacheKey).update(username).update("\0").update(password).digest("base64");
+    const key = this.keyOf(username, password);
     const hit = this.cache.get(key);
     if (hit && hit.expiresAt > Date.now()) {
       const version = await this.store.counterValue(DIRECTORY_VERSION);
@@ -120,7 +122,17 @@ export class BasicAuthenticator implements Authenticator {
     const caller = await callerOf(this.store, user);
     if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, { userUuid: user.uuid, passwordHash: user.password_hash, expiresAt: Date.now() + this.ttlMs, caller: copyOf(caller), version });
-    return { caller };
+    return { caller, verified: true };
+  }
+
+  /** Whether these credentials were verified a moment ago (a fresh cache entry), without reading anything. */
+  private holds(username: string, password: string): boolean {
+    const hit = this.cache.get(this.keyOf(username, password));
+    return !!hit && hit.expiresAt > Date.now();
+  }
+
+  private keyOf(username: string, password: string): string {
+    return createHmac("sha256", this.cacheKey).update(username).update("\0").update(password).digest("base64");
   }
 }
 

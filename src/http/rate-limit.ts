@@ -2,9 +2,12 @@
 // either reaches the limit, further attempts are refused with 429 before any password is
 // checked, until the oldest counted failure leaves the window. Every failure is audited.
 //
-// The counts live in this process's memory: several server processes each count on their own
-// (so the effective limit is up to N times higher) and a restart forgets them. A later issue may
-// move them to the database; nothing else in the server relies on them.
+// Each failure is recorded in the database (login_failures, with its audit record) as well as in
+// this process's memory. Every request is checked against the memory, which costs nothing; a
+// password about to be verified — the step a guesser needs, and the only one that costs scrypt —
+// is checked against the database too, so guesses spread over several server processes (or
+// before a restart) count together. A caller whose credentials this process verified a moment
+// ago is not held up by a lock-out another process saw, until its cache entry expires.
 import type { FastifyRequest } from "fastify";
 import type { Store } from "../store/store.js";
 import { recordAudit } from "../domain/audit.js";
@@ -71,14 +74,39 @@ export interface LoginFailure {
   reason: string;
 }
 
+const SWEEP_EVERY_MS = 60_000;
+
 export class LoginGuard {
   private readonly window: FailureWindow;
+  private readonly maxFailures: number;
+  private readonly windowMs: number;
+  private lastSweep = 0;
 
   constructor(
     private readonly store: Store,
     limits: { maxFailures: number; windowSeconds: number },
   ) {
-    this.window = new FailureWindow(limits.maxFailures, limits.windowSeconds * 1000);
+    this.maxFailures = limits.maxFailures;
+    this.windowMs = limits.windowSeconds * 1000;
+    this.window = new FailureWindow(limits.maxFailures, this.windowMs);
+  }
+
+  /**
+   * The database's count, before a password is verified: throws 429 when the address or the
+   * user has reached the limit across all server processes.
+   */
+  async checkShared(req: FastifyRequest, user: string): Promise<void> {
+    const now = Date.now();
+    const since = new Date(now - this.windowMs).toISOString();
+    let ms = 0;
+    for (const key of [addressKey(req), userKey(user)]) {
+      const times = await this.store.loginFailuresSince(key, since, this.maxFailures);
+      if (times.length >= this.maxFailures) ms = Math.max(ms, Date.parse(times[times.length - 1]!) + this.windowMs - now);
+    }
+    if (ms > 0) {
+      req.log.info({ address: req.ip }, "login refused: too many failures");
+      throw new RateLimitedError(Math.max(1, Math.ceil(ms / 1000)));
+    }
   }
 
   /** Throws 429 when the address, or the user the attempt names, is locked out. */
@@ -91,22 +119,32 @@ export class LoginGuard {
   }
 
   async failed(req: FastifyRequest, f: LoginFailure): Promise<void> {
-    let locked = this.window.fail(addressKey(req));
-    if (f.user !== undefined) locked = this.window.fail(userKey(f.user)) || locked;
-    await recordAudit(this.store, {
-      actorUuid: null,
-      actorName: f.user === undefined ? "anonymous" : printable(f.user),
-      action: "auth.failure",
-      targetType: "user",
-      targetUuid: f.userUuid ?? null,
-      correlationId: req.id,
-      outcome: "failure",
-      details: { method: f.method, address: req.ip, reason: f.reason, ...(locked ? { locked: true } : {}) },
+    const keys = [addressKey(req), ...(f.user !== undefined ? [userKey(f.user)] : [])];
+    let locked = false;
+    for (const key of keys) locked = this.window.fail(key) || locked;
+    const now = Date.now();
+    await this.store.tx(async (tx) => {
+      await tx.insertLoginFailures(keys, new Date(now).toISOString());
+      await recordAudit(tx, {
+        actorUuid: null,
+        actorName: f.user === undefined ? "anonymous" : printable(f.user),
+        action: "auth.failure",
+        targetType: "user",
+        targetUuid: f.userUuid ?? null,
+        correlationId: req.id,
+        outcome: "failure",
+        details: { method: f.method, address: req.ip, reason: f.reason, ...(locked ? { locked: true } : {}) },
+      });
     });
+    if (now - this.lastSweep > SWEEP_EVERY_MS) {
+      this.lastSweep = now;
+      await this.store.sweepLoginFailures(new Date(now - this.windowMs).toISOString());
+    }
   }
 
-  succeeded(user: string): void {
+  async succeeded(user: string): Promise<void> {
     this.window.clear(userKey(user));
+    await this.store.clearLoginFailures(userKey(user));
   }
 }
 

@@ -295,10 +295,27 @@ function auditPending(t: EngineTypes): Migration {
   };
 }
 
+/**
+ * Failed logins, one row per failure and key (user name or address), so that every server
+ * process counts a password guess made against any of them (http/rate-limit.ts).
+ */
+function loginFailures(): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable("login_failures")
+        .addColumn("key", "text", (c) => c.notNull())
+        .addColumn("at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("login_failures_key_at").on("login_failures").columns(["key", "at"]).execute();
+    },
+  };
+}
+
 export function migrationProvider(t: EngineTypes): MigrationProvider {
   return {
     async getMigrations() {
-      return { "0001_initial": initial(t), "0002_scale": scale(t), "0003_audit_pending": auditPending(t), "0004_sessions": sessions() };
+      return { "0001_initial": initial(t), "0002_scale": scale(t), "0003_audit_pending": auditPending(t), "0004_sessions": sessions(), "0005_login_failures": loginFailures() };
     },
   };
 }

@@ -148,6 +148,12 @@ export interface AuditPendingTable {
   details: string;
 }
 
+export interface LoginFailuresTable {
+  /** `user:<name>` or `addr:<address>`. */
+  key: string;
+  at: string;
+}
+
 export interface AuditEventsTable {
   seq: Generated<number>;
   at: string;
@@ -225,6 +231,7 @@ export interface Database {
   certificates: CertificatesTable;
   audit_events: AuditEventsTable;
   audit_pending: AuditPendingTable;
+  login_failures: LoginFailuresTable;
   ca_keys: CaKeysTable;
   counters: CountersTable;
   crls: CrlsTable;

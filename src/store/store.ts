@@ -477,6 +477,22 @@ export class Store {
       .execute();
   }
 
+  // ---- failed logins
+  async insertLoginFailures(keys: string[], at: string): Promise<void> {
+    if (keys.length) await this.db.insertInto("login_failures").values(keys.map((key) => ({ key, at }))).execute();
+  }
+  /** The newest failure times of a key since a moment, newest first. */
+  async loginFailuresSince(key: string, since: string, limit: number): Promise<string[]> {
+    const rows = await this.db.selectFrom("login_failures").select("at").where("key", "=", key).where("at", ">", since).orderBy("at", "desc").limit(limit).execute();
+    return rows.map((r) => r.at);
+  }
+  async clearLoginFailures(key: string): Promise<void> {
+    await this.db.deleteFrom("login_failures").where("key", "=", key).execute();
+  }
+  async sweepLoginFailures(before: string): Promise<void> {
+    await this.db.deleteFrom("login_failures").where("at", "<=", before).execute();
+  }
+
   // ---- audit trail
   async lastAuditHash(): Promise<string | undefined> {
     return (await this.db.selectFrom("audit_events").select("hash").orderBy("seq", "desc").limit(1).executeTakeFirst())?.hash;
