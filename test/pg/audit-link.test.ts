@@ -2,8 +2,12 @@
 // after the commit (domain/audit.ts). A process killed in between leaves records unlinked: any
 // other process links them — before the trail is read, on its periodic sweep, at start-up — in
 // order, and the chain then verifies to its head.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, type TestServer } from "../helpers/server.js";
+import { call, startServer, type TestServer } from "../helpers/server.js";
 import { consistencyViolations, PG_AVAILABLE, query, SKIP_REASON, startCluster, VPN, type Cluster } from "./support.js";
 
 let cluster: Cluster;
@@ -21,6 +25,30 @@ async function orphan(action: string): Promise<void> {
 }
 
 describe.skipIf(!PG_AVAILABLE)(`audit records left unlinked by a dead process${SKIP_REASON}`, () => {
+  it("answers a committed change even when linking its record fails, and links the record later", async () => {
+    // Another session holds the chain's lock; this server gives up waiting for it after 1 s.
+    const dataDir = mkdtempSync(join(tmpdir(), "openclm-link-"));
+    const S = await startServer({ demo: false, dataDir, env: { OPENCLM_KEK: cluster.kek }, args: ["--config", cluster.configFile, "--database", `${cluster.dbUrl}?statement_timeout=1000`] });
+    const holder = new pg.Client({ connectionString: cluster.dbUrl });
+    await holder.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select pg_advisory_xact_lock(7262001)");
+      const r = await call(S, "POST", "/requests", { user: "u2", password: "u2", body: { type: "Enroll", profiletemplateuuid: VPN, datacollection: [{ "Request Reason": "y" }], comment: "" } });
+      expect(r.status, r.text).toBe(201);
+      const id = (r.body as string).split("/").pop()!;
+      expect(await query(cluster.dbUrl, "select action from audit_pending where request_uuid = $1", [id])).toEqual([{ action: "request.create" }]);
+      await holder.query("rollback");
+      const listed = await call(S, "GET", `/audit?request=${id}`, dave);
+      expect((listed.body as Array<{ Action: string }>).map((e) => e.Action)).toEqual(["request.create"]);
+      expect(await query(cluster.dbUrl, "select id from audit_pending")).toEqual([]);
+      expect(await consistencyViolations(cluster.dbUrl)).toEqual([]);
+    } finally {
+      await holder.end();
+      await S.stop();
+    }
+  }, 60_000);
+
   beforeAll(async () => {
     cluster = await startCluster(1);
     A = cluster.servers[0]!;
