@@ -130,12 +130,8 @@ export interface CertificatesTable {
   created_at: string;
 }
 
-/**
- * An audit record written with its change but not linked into the chain yet (PostgreSQL): the
- * chain is extended after the commit, in batches, under one lock (domain/audit.ts).
- */
-export interface AuditPendingTable {
-  id: Generated<number>;
+/** What an audit record says, linked into the chain or not yet. */
+export interface AuditRecordColumns {
   at: string;
   actor_uuid: string | null;
   actor_name: string;
@@ -146,6 +142,14 @@ export interface AuditPendingTable {
   correlation_id: string;
   outcome: string;
   details: string;
+}
+
+/**
+ * An audit record written with its change but not linked into the chain yet (PostgreSQL): the
+ * chain is extended after the commit, in batches, under one lock (domain/audit.ts).
+ */
+export interface AuditPendingTable extends AuditRecordColumns {
+  id: Generated<number>;
 }
 
 export interface LoginFailuresTable {
@@ -154,18 +158,8 @@ export interface LoginFailuresTable {
   at: string;
 }
 
-export interface AuditEventsTable {
+export interface AuditEventsTable extends AuditRecordColumns {
   seq: Generated<number>;
-  at: string;
-  actor_uuid: string | null;
-  actor_name: string;
-  action: string;
-  target_type: string;
-  target_uuid: string | null;
-  request_uuid: string | null;
-  correlation_id: string;
-  outcome: string;
-  details: string;
   prev_hash: string;
   hash: string;
 }
