@@ -3,8 +3,8 @@
 // records leaves an intact but shorter chain, so the head (last seq and hash) is also kept in
 // the counters table, written in the same transaction as the record: the chain must end there.
 import { createHash } from "node:crypto";
-import { sql } from "kysely";
 import type { AuditRow, Store } from "../store/store.js";
+import type { AuditRecordColumns } from "../store/schema.js";
 
 export interface AuditEvent {
   actorUuid: string | null;
@@ -26,7 +26,7 @@ export const HEAD_SEQ = "audit_head_seq";
 export const HEAD_HASH = "audit_head_hash";
 const HEAD_HASH_HEX_DIGITS = 13;
 
-export function auditHash(prevHash: string, r: Omit<AuditRow, "seq" | "hash" | "prev_hash">): string {
+export function auditHash(prevHash: string, r: AuditRecordColumns): string {
   const canonical = JSON.stringify([
     r.at,
     r.actor_uuid,
@@ -46,7 +46,6 @@ export function headHashValue(hash: string): number {
   return parseInt(hash.slice(0, HEAD_HASH_HEX_DIGITS), 16);
 }
 
-type UnchainedRow = Omit<AuditRow, "seq" | "hash" | "prev_hash">;
 
 /**
  * Records one event; call inside the transaction that makes the change it records, so the record
@@ -61,7 +60,7 @@ type UnchainedRow = Omit<AuditRow, "seq" | "hash" | "prev_hash">;
  * batch, by its periodic sweep, and before the trail is read or verified.
  */
 export async function recordAudit(store: Store, e: AuditEvent): Promise<void> {
-  const row: UnchainedRow = {
+  const row: AuditRecordColumns = {
     at: new Date().toISOString(),
     actor_uuid: e.actorUuid,
     actor_name: e.actorName,
@@ -88,7 +87,7 @@ export async function linkPendingAudit(store: Store): Promise<void> {
   if (store.engine === "postgres") await chainerOf(store.root).run();
 }
 
-async function appendToChain(tx: Store, rows: UnchainedRow[]): Promise<void> {
+async function appendToChain(tx: Store, rows: AuditRecordColumns[]): Promise<void> {
   let prev = (await tx.lastAuditHash()) ?? GENESIS_HASH;
   const linked = rows.map((row) => {
     const hash = auditHash(prev, row);
@@ -139,7 +138,7 @@ class AuditChainer {
         // The records were made durable with their changes; this transaction only moves them. If
         // its commit were lost in a crash it would be lost whole, and the records linked again;
         // so it need not wait for its own flush, and the lock is held for a few statements only.
-        await sql`select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(7262001)`.execute(tx.db);
+        await tx.lockTransaction("auditChain", { asyncCommit: true });
         const pending = await tx.takePendingAudit(BATCH);
         if (pending.length === 0) return 0;
         await appendToChain(

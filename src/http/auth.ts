@@ -80,8 +80,10 @@ export class BasicAuthenticator implements Authenticator {
    */
   async login(req: FastifyRequest, username: string, password: string, method = "password"): Promise<Caller | undefined> {
     this.guard?.check(req, username);
-    if (this.guard && !this.holds(username, password)) await this.guard.checkShared(req, username);
-    const result = await this.check(username, password);
+    const key = this.keyOf(username, password);
+    // Credentials verified a moment ago need no look at the shared count; a password to verify does.
+    if (this.guard && !this.fresh(key)) await this.guard.checkShared(req, username);
+    const result = await this.check(username, password, key);
     if (!result.caller) {
       await this.guard?.failed(req, { method, user: username, userUuid: result.user?.uuid, reason: result.reason });
       return undefined;
@@ -96,10 +98,9 @@ export class BasicAuthenticator implements Authenticator {
   }
 
   /** The caller, or why not (for the audit trail, never for the client). */
-  async check(username: string, password: string): Promise<Verification> {
-    const key = this.keyOf(username, password);
-    const hit = this.cache.get(key);
-    if (hit && hit.expiresAt > Date.now()) {
+  async check(username: string, password: string, key = this.keyOf(username, password)): Promise<Verification> {
+    const hit = this.fresh(key);
+    if (hit) {
       const version = await this.store.counterValue(DIRECTORY_VERSION);
       if (version === hit.version) return { caller: copyOf(hit.caller) };
       const user = await this.store.userByUuid(hit.userUuid);
@@ -125,10 +126,10 @@ export class BasicAuthenticator implements Authenticator {
     return { caller, verified: true };
   }
 
-  /** Whether these credentials were verified a moment ago (a fresh cache entry), without reading anything. */
-  private holds(username: string, password: string): boolean {
-    const hit = this.cache.get(this.keyOf(username, password));
-    return !!hit && hit.expiresAt > Date.now();
+  /** The cache entry of credentials verified a moment ago, if any. */
+  private fresh(key: string): CacheEntry | undefined {
+    const hit = this.cache.get(key);
+    return hit && hit.expiresAt > Date.now() ? hit : undefined;
   }
 
   private keyOf(username: string, password: string): string {

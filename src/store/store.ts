@@ -22,8 +22,10 @@ export type CertificateRow = Selectable<CertificatesTable>;
 export type AuditRow = Selectable<AuditEventsTable>;
 export type AuditPendingRow = Selectable<AuditPendingTable>;
 
-/** Advisory lock keys (PostgreSQL); 7262001 and 7262002 are the audit chain and CRL publication. */
+/** Advisory lock keys (PostgreSQL): held by a connection of their own (`exclusive`)… */
 export const LOCKS = { migrations: 7262010, startup: 7262011 } as const;
+/** …and held until the end of a transaction (`lockTransaction`). */
+export const TRANSACTION_LOCKS = { auditChain: 7262001, crlPublication: 7262002 } as const;
 
 /** Counters: certificate status changes made, and how many of them the newest CRL covers. */
 export const CRL_CHANGES = "crl_changes";
@@ -116,6 +118,18 @@ export class Store {
         await sql`select pg_advisory_unlock(${key})`.execute(conn).catch(() => {});
       }
     });
+  }
+
+  /**
+   * Takes a database-wide lock until this transaction ends, so that of several processes only one
+   * at a time goes on (PostgreSQL; SQLite has one writer at a time anyway). `asyncCommit`: the
+   * commit need not wait for its flush (for transactions that only redo what is durable already).
+   */
+  async lockTransaction(name: keyof typeof TRANSACTION_LOCKS, opts: { asyncCommit?: boolean } = {}): Promise<void> {
+    if (this.engine !== "postgres") return;
+    const key = TRANSACTION_LOCKS[name];
+    if (opts.asyncCommit) await sql`select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(${key})`.execute(this.db);
+    else await sql`select pg_advisory_xact_lock(${key})`.execute(this.db);
   }
 
   async close(): Promise<void> {
@@ -426,13 +440,6 @@ export class Store {
   async counterValue(name: string): Promise<number> {
     const row = await this.db.selectFrom("counters").select("value").where("name", "=", name).executeTakeFirst();
     return Number(row?.value ?? 0);
-  }
-  async setCounter(name: string, value: number): Promise<void> {
-    await this.db
-      .insertInto("counters")
-      .values({ name, value })
-      .onConflict((oc) => oc.column("name").doUpdateSet({ value }))
-      .execute();
   }
   /** Certificate changes not yet in a published CRL (see updateCertificate). */
   async unpublishedCrlChanges(): Promise<number> {

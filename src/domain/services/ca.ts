@@ -1,7 +1,6 @@
 // The embedded CA: created once on first start (keys sealed under the KEK), loaded afterwards;
 // issues certificates and keeps a current CRL in the database.
 import { X509Certificate } from "node:crypto";
-import { sql } from "kysely";
 import type { OpenClmConfig } from "../../config/types.js";
 import { CRL_CHANGES, CRL_CHANGES_PUBLISHED, type Store } from "../../store/store.js";
 import { createCaMaterial } from "../../crypto/ca.js";
@@ -113,7 +112,7 @@ export class CertificateAuthority {
    */
   async publishCrl(opts: { onlyIfStale?: boolean } = {}): Promise<Buffer> {
     const published = await this.store.tx(async (tx) => {
-      if (tx.engine === "postgres") await sql`select pg_advisory_xact_lock(7262002)`.execute(tx.db);
+      await tx.lockTransaction("crlPublication");
       if (opts.onlyIfStale) {
         // Processes whose timers fire together: the first refreshes, the others take its CRL.
         const latest = await tx.latestCrl();
@@ -139,7 +138,7 @@ export class CertificateAuthority {
         })),
       });
       await tx.insertCrl({ number, der: crl, this_update: thisUpdate.toISOString(), next_update: nextUpdate.toISOString() });
-      await tx.setCounter(CRL_CHANGES_PUBLISHED, covered);
+      await tx.setCounters({ [CRL_CHANGES_PUBLISHED]: covered });
       return { number, der: crl, nextUpdate };
     });
     this.crlCache = published;
