@@ -141,7 +141,7 @@ async function enroll(opts: EnrollOptions): Promise<number> {
     if (!locked && !config.createVirtualSmartcard && !template.isVirtualSmartcard) {
       throw new InputError(
         `template "${template.name}" is for physical smart cards: pass --card with a card to use ` +
-          `(a software stand-in: openclm card create --admin-key ${config.defaultAdminKeyHex || "<template default admin key>"})`,
+          "(a software stand-in: openclm card create --admin-key <the template's default admin key>)",
       );
     }
 

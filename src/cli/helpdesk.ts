@@ -100,7 +100,7 @@ export function registerHelpdeskCommands(program: Command): void {
         process.stdout.write(`${hex}\n`);
         process.stderr.write(
           `Read this response to the user of card ${answer.cardId}; they enter it with ` +
-            `"openclm card unblock ${answer.cardId} --response ${hex}". It is released once per request.\n`,
+            `"openclm card unblock ${answer.cardId} --response <the response>". It is released once per request.\n`,
         );
       }),
     );

@@ -5,6 +5,7 @@ import { homedir } from "node:os";
 import type { OpenClmConfig } from "../config/types.js";
 import { ConfigError, defaultConfig, loadConfigFile, loadDemoConfig } from "../config/load.js";
 import { isPostgresUrl } from "../store/open.js";
+import { isLoopbackHost } from "../config/urls.js";
 import type { ClusterMessage } from "./serve-cluster.js";
 
 interface ServeOptions {
@@ -92,11 +93,11 @@ export function registerServeCommand(program: Command): void {
       }
       if (opts.insecureHttp) config = { ...config, server: { ...config.server, insecureHttp: true } };
       const listen = parseListen(opts.listen ?? config.server.listen);
-      if (opts.demo && !isLoopback(listen.host)) {
+      if (opts.demo && !isLoopbackHost(listen.host)) {
         process.stderr.write("the demo configuration (users with published passwords) only listens on a loopback address\n");
         process.exit(1);
       }
-      if (!isLoopback(listen.host) && !config.server.tls && !config.server.insecureHttp) {
+      if (!isLoopbackHost(listen.host) && !config.server.tls && !config.server.insecureHttp) {
         process.stderr.write(`refusing to listen on ${listen.host} without TLS; use a loopback address, configure TLS, or pass --insecure-http\n`);
         process.exit(1);
       }
@@ -145,8 +146,4 @@ export function parseListen(text: string): { host: string; port: number } {
   const port = Number(m[2]);
   if (port > 65535) throw new Error(`--listen: port ${port} out of range`);
   return { host: m[1] || "127.0.0.1", port };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
 }

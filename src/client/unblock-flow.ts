@@ -26,7 +26,8 @@ export function formatHex(bytes: Uint8Array): string {
 export function parseHex8(text: string, what: string): Buffer {
   const clean = text.replace(/[\s:-]/g, "");
   if (!/^[0-9a-fA-F]*$/.test(clean) || clean.length !== CHALLENGE_LENGTH * 2) {
-    throw new InputError(`${what} must be ${CHALLENGE_LENGTH * 2} hexadecimal digits (${CHALLENGE_LENGTH} bytes), got "${text}"`);
+    // Never echoed: a mistyped response is nearly the response, which unblocks the card.
+    throw new InputError(`${what} must be ${CHALLENGE_LENGTH * 2} hexadecimal digits (${CHALLENGE_LENGTH} bytes), got ${clean.length} characters`);
   }
   return Buffer.from(clean, "hex");
 }

@@ -13,7 +13,6 @@ import { IssuanceService } from "../domain/services/issuance.js";
 import { authenticatorsFor, challengesFor } from "./auth.js";
 import { RateLimitedError } from "./rate-limit.js";
 import { authenticateRequest, type Authenticator } from "./authn.js";
-import type { SessionAuthenticator } from "./session.js";
 import { lowerCaseKeys, parseLenientJson } from "./lenient-json.js";
 import { normalizePath } from "./paths.js";
 import { registerProfileTemplateRoutes } from "./routes/profiletemplates.js";
@@ -102,7 +101,8 @@ export async function buildApp(ctx: AppContext, logger: Logger, opts: { https?: 
 
   const authenticators: Authenticator[] = authenticatorsFor(ctx);
   const challenges = challengesFor(ctx);
-  authenticators.push(await registerSessions(app, services)); // portal session cookie (after Basic)
+  const sessions = await registerSessions(app, services);
+  authenticators.push(sessions); // portal session cookie (after Basic)
 
   app.setErrorHandler((err: FastifyError | DomainError | Error, req: FastifyRequest, reply: FastifyReply) => {
     const { status, code, message } = describeError(err);
@@ -126,7 +126,7 @@ export async function buildApp(ctx: AppContext, logger: Logger, opts: { https?: 
   });
 
   registerHealthRoutes(app, services);
-  await app.register(portalRoutes, { services, sessions: authenticators.find((a) => a.name === "session") as SessionAuthenticator, authenticators });
+  await app.register(portalRoutes, { services, sessions, authenticators });
   registerMetrics(app as unknown as FastifyInstance, async (req) => {
     if (ctx.config.server.metricsPublic) return;
     const caller = await authenticateRequest(req, authenticators);

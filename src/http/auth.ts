@@ -92,11 +92,6 @@ export class BasicAuthenticator implements Authenticator {
     return result.caller;
   }
 
-  /** The caller for valid credentials, or undefined; neither limited nor audited — clients' attempts go through login(). */
-  async verify(username: string, password: string): Promise<Caller | undefined> {
-    return (await this.check(username, password)).caller;
-  }
-
   /** The caller, or why not (for the audit trail, never for the client). */
   async check(username: string, password: string, key = this.keyOf(username, password)): Promise<Verification> {
     const hit = this.fresh(key);

@@ -75,6 +75,7 @@ describe.skipIf(!PG_AVAILABLE)(`serve --workers on PostgreSQL${SKIP_REASON}`, ()
     expect(code).toBe(0);
     for (const pid of replaced) expect(spawnSync("kill", ["-0", String(pid)]).status).not.toBe(0);
     const dbUrl = /--database (\S+)/.exec(server.process.spawnargs.join(" "))?.[1];
-    if (dbUrl) expect(await consistencyViolations(dbUrl)).toEqual([]);
+    expect(dbUrl).toBeDefined();
+    expect(await consistencyViolations(dbUrl!)).toEqual([]);
   }, 60_000);
 });

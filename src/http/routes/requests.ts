@@ -27,13 +27,19 @@ const CertificateDataBody = Type.Object({
 });
 
 export function registerRequestRoutes(app: App, s: Services): void {
-  const nameOf = async (uuid: string) => (await s.ctx.store.userByUuid(uuid))?.name ?? "";
-  // Names beside the uuids, so an approver's queue is readable without directory access.
-  const view = async (r: RequestRow) =>
-    requestView(r, s.ctx.catalog.get(r.template_uuid), await s.requests.approvals(r.uuid), {
+  // Names beside the uuids, so an approver's queue is readable without directory access. A list
+  // names the same few users again and again: each is read once per answer.
+  const view = async (r: RequestRow, names = new Map<string, Promise<string>>()) => {
+    const nameOf = (uuid: string) => {
+      let name = names.get(uuid);
+      if (!name) names.set(uuid, (name = s.ctx.store.userByUuid(uuid).then((u) => u?.name ?? "")));
+      return name;
+    };
+    return requestView(r, s.ctx.catalog.get(r.template_uuid), await s.requests.approvals(r.uuid), {
       target: await nameOf(r.target_uuid),
       originator: r.originator_uuid === r.target_uuid ? undefined : await nameOf(r.originator_uuid),
     });
+  };
 
   app.post("/requests", { schema: { body: CreateBody } }, async (req, reply) => {
     const b = req.body;
@@ -57,7 +63,8 @@ export function registerRequestRoutes(app: App, s: Services): void {
     async (req) => {
       const q = req.query;
       const rows = await s.requests.list(callerOf(req), { status: q.status, targetUser: q.targetuser, top: q.top ?? 100, skip: q.skip ?? 0 });
-      return Promise.all(rows.map(view));
+      const names = new Map<string, Promise<string>>();
+      return Promise.all(rows.map((r) => view(r, names)));
     },
   );
 
