@@ -225,8 +225,6 @@ export const OPERATIONS: Record<string, { type: string; label: string; descripti
 /** Request types the server carries out alone: the portal completes them (no card-side step). */
 export const SERVER_ONLY = new Set([4, 7, 9]);
 
-export const UNSET_DATE = "0001-01-01T00:00:00";
-
 export function isUnset(date: string | undefined | null): boolean {
   return !date || date.startsWith("0001-01-01");
 }

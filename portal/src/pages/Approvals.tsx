@@ -7,7 +7,7 @@ import { Link } from "../router";
 import { useSession } from "../session";
 import { useTemplateName } from "../templates";
 import { DefinitionList, Empty, ErrorMessage, Loading, PageTitle, Success, useApi } from "../components/ui";
-import { RequestStatusName, RequestTypeName, type ClmRequest } from "../wire";
+import { RequestStatus, RequestStatusName, RequestTypeName, type ClmRequest } from "../wire";
 
 function Decision({ request, onDecided }: { request: ClmRequest; onDecided: (r: ClmRequest, decision: string) => void }) {
   const [comment, setComment] = useState("");
@@ -68,7 +68,7 @@ export function Approvals() {
           <p>
             You {d.decision === "Approve" ? "approved" : "denied"} request {shortId(d.request.Uuid)}. Its status is now{" "}
             <strong>{RequestStatusName[d.request.Status] ?? d.request.Status}</strong>
-            {d.request.Status === 16 && ` (${d.request.Approvals ?? 0} of ${d.request.ApprovalsNeeded ?? 0} approvals)`}.
+            {d.request.Status === RequestStatus.Pending && ` (${d.request.Approvals ?? 0} of ${d.request.ApprovalsNeeded ?? 0} approvals)`}.
           </p>
         </Success>
       ))}

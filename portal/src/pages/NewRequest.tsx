@@ -5,23 +5,7 @@ import { get, idOfCreated, post } from "../api";
 import { Link, navigate } from "../router";
 import { useTemplateName } from "../templates";
 import { ErrorMessage, Loading, PageTitle, useApi } from "../components/ui";
-import type { DataCollectionItem, WorkflowPolicy } from "../wire";
-
-const TYPE_LABEL: Record<string, string> = {
-  Enroll: "Request",
-  Renew: "Renew",
-  Unblock: "Unblock PIN",
-  OfflineUnblock: "Offline unblock",
-  OnlineUpdate: "Update",
-  Duplicate: "Duplicate",
-  TemporaryEnroll: "Temporary card",
-  Reinstate: "Reinstate",
-  Retire: "Retire",
-  Revoke: "Revoke",
-  Disable: "Disable",
-  Recover: "Download PFX",
-  RecoverOnBehalf: "Recover for user",
-};
+import { OPERATIONS, type DataCollectionItem, type WorkflowPolicy } from "../wire";
 
 export function validateItem(item: DataCollectionItem, value: string): string | null {
   const v = value.trim();
@@ -179,7 +163,7 @@ export function NewRequest({ query }: { query: URLSearchParams }) {
     [template, type],
   );
   const name = templateName(template);
-  const label = TYPE_LABEL[type] ?? type;
+  const label = OPERATIONS[type.toLowerCase()]?.label ?? type;
   const what = smartcard ? `: ${name} card` : profile ? `: ${name} profile` : `: ${name}`;
   return (
     <>

@@ -9,7 +9,7 @@ import { Link } from "../router";
 import { useSession } from "../session";
 import { useTemplateName } from "../templates";
 import { Badge, Command, DefinitionList, ErrorMessage, Loading, PageTitle, Section, Success, useApi } from "../components/ui";
-import { isUnset, RequestStatus, RequestStatusName, RequestTypeName, SERVER_ONLY, type ClmRequest, type IssuedCertificate, type Smartcard } from "../wire";
+import { RequestStatus, RequestStatusName, RequestTypeName, SERVER_ONLY, type ClmRequest, type IssuedCertificate, type Smartcard } from "../wire";
 
 const ACTIVE: number[] = [RequestStatus.Approved, RequestStatus.Executing];
 const PFX_TYPES = new Set([1, 2, 3, 8]);
@@ -53,7 +53,7 @@ function History({ request }: { request: ClmRequest }) {
       {historyOf(request).map((s, i) => (
         <li key={i} className={`timeline-${s.state}`} aria-current={s.state === "current" ? "step" : undefined}>
           <span className="timeline-label">{s.label}</span>
-          {s.detail && !isUnset(s.detail) && <span className="timeline-detail">{s.detail}</span>}
+          {s.detail && <span className="timeline-detail">{s.detail}</span>}
           <span className="visually-hidden">
             {s.state === "done" ? " (done)" : s.state === "current" ? " (current step)" : s.state === "failed" ? " (ended)" : " (to come)"}
           </span>
