@@ -100,6 +100,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         clearInterval(auditTimer);
         clearInterval(tlsTimer);
         await app.close();
+        await ca.close();
         await store.close();
       },
     };

@@ -80,6 +80,11 @@ export class CertificateIssuer {
     return this.signer.signStructure(tbs);
   }
 
+  /** issue(spec) on the calling thread, for a thread that does nothing else (the issuance workers). */
+  issueSync(spec: IssueSpec): Buffer {
+    return this.signer.signStructureSync(this.encodeTbsCertificate(spec));
+  }
+
   /** The validity issue(spec) writes: clamped to the CA's notAfter, in whole seconds as encoded. */
   validity(spec: Pick<IssueSpec, "notBefore" | "notAfter">): { notBefore: Date; notAfter: Date } {
     const notAfter = spec.notAfter.getTime() > this.caNotAfter.getTime() ? this.caNotAfter : spec.notAfter;

@@ -14,6 +14,8 @@ export interface CaSigner {
   sign(data: Buffer): Promise<Buffer>;
   /** SEQUENCE { toBeSigned, signatureAlgorithm, BIT STRING signature }. */
   signStructure(toBeSignedDer: Buffer): Promise<Buffer>;
+  /** The same on the calling thread: for a thread that does nothing else (the issuance workers). */
+  signStructureSync(toBeSignedDer: Buffer): Buffer;
 }
 
 const RSA_SHA256 = "1.2.840.113549.1.1.11";
@@ -64,21 +66,18 @@ export function caSignerFromPkcs8(pkcs8Der: Buffer, certificateSpkiDer: Buffer):
       nodeSign(hash, data, key, (err, signature) => (err ? reject(err) : resolve(signature)));
     });
 
+  const signed = (toBeSignedDer: Buffer, signature: Buffer): Buffer =>
+    toDer(new asn1js.Sequence({ value: [new PreEncoded(toBeSignedDer), algorithmBlock, new asn1js.BitString({ valueHex: signature })] }));
+
   return {
     hash,
     algorithmIdentifierDer,
     sign,
     async signStructure(toBeSignedDer: Buffer): Promise<Buffer> {
-      const signature = await sign(toBeSignedDer);
-      return toDer(
-        new asn1js.Sequence({
-          value: [
-            new PreEncoded(toBeSignedDer),
-            algorithmBlock,
-            new asn1js.BitString({ valueHex: signature }),
-          ],
-        }),
-      );
+      return signed(toBeSignedDer, await sign(toBeSignedDer));
+    },
+    signStructureSync(toBeSignedDer: Buffer): Buffer {
+      return signed(toBeSignedDer, nodeSign(hash, toBeSignedDer, key));
     },
   };
 }

@@ -5,6 +5,8 @@ import type { OpenClmConfig } from "../../config/types.js";
 import { CRL_CHANGES, CRL_CHANGES_PUBLISHED, type Store } from "../../store/store.js";
 import { createCaMaterial } from "../../crypto/ca.js";
 import { CertificateIssuer, type IssueSpec } from "../../crypto/issuer.js";
+import { IssuancePool } from "../../crypto/issuance-pool.js";
+import type { ParsedCsr } from "../../crypto/csr.js";
 import { buildCrl } from "../../crypto/crl.js";
 import { open, seal } from "../../crypto/envelope.js";
 
@@ -17,6 +19,7 @@ export class CertificateAuthority {
   private constructor(
     private readonly store: Store,
     private readonly issuer: CertificateIssuer,
+    private readonly pool: IssuancePool,
     private readonly issuingKeyPkcs8Der: Buffer,
     readonly rootCertDer: Buffer,
     readonly issuingCertDer: Buffer,
@@ -56,11 +59,22 @@ export class CertificateAuthority {
       issuingKeyPkcs8Der: issuingKey,
       chainDer: [issuing.cert_der, root.cert_der],
     });
-    return new CertificateAuthority(store, issuer, issuingKey, root.cert_der, issuing.cert_der, config);
+    const pool = new IssuancePool({ issuingCertDer: issuing.cert_der, issuingKeyPkcs8Der: issuingKey });
+    return new CertificateAuthority(store, issuer, pool, issuingKey, root.cert_der, issuing.cert_der, config);
   }
 
+  /** Encodes and signs on a worker thread of the issuance pool. */
   issue(spec: IssueSpec): Promise<Buffer> {
-    return this.issuer.issue(spec);
+    return this.pool.issue(spec);
+  }
+
+  /** Reads and verifies a PKCS#10 request on a worker thread; rejects with a CsrError for the caller. */
+  parseCsr(text: string): Promise<ParsedCsr> {
+    return this.pool.parseCsr(text);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
   }
 
   /** The validity a certificate issued for spec carries (clamped, whole seconds). */

@@ -13,7 +13,7 @@ import { ISSUING_WORKFLOWS } from "../credential-lifecycle.js";
 import { ACTIVE_STATUSES } from "../request-lifecycle.js";
 import { clientKeyedCertificates, isSmartcardTemplate, serverKeyedCertificates, type ProfileTemplate } from "../templates.js";
 import { renderSubject, sanOf, subjectText, userAttributes, x509KeyUsages, type UserAttributes } from "../subject.js";
-import { CsrError, parseCsr, type ParsedCsr } from "../../crypto/csr.js";
+import { CsrError, type ParsedCsr } from "../../crypto/csr.js";
 import { randomSerial } from "../../crypto/ca.js";
 import { nameText } from "../../crypto/name.js";
 import { certsOnlyPkcs7 } from "../../crypto/cms.js";
@@ -70,14 +70,14 @@ export class IssuanceService {
     if (body.certificateRequests.length !== clientTemplates.length)
       throw badInput("WrongCsrCount", `certificaterequests: expected ${clientTemplates.length} request(s), one per generation option, got ${body.certificateRequests.length}`);
     if (serverTemplates.length > 0) requirePfxPassword(body.pfxPassword);
-    const csrs = body.certificateRequests.map((text, i) => {
-      try {
-        return parseCsr(text);
-      } catch (e) {
-        if (e instanceof CsrError) throw badInput("InvalidCsr", `certificaterequests[${i}]: ${e.message}`);
-        throw e;
-      }
-    });
+    const csrs = await Promise.all(
+      body.certificateRequests.map((text, i) =>
+        this.ctx.ca.parseCsr(text).catch((e: unknown) => {
+          if (e instanceof CsrError) throw badInput("InvalidCsr", `certificaterequests[${i}]: ${e.message}`);
+          throw e;
+        }),
+      ),
+    );
     const fingerprints = JSON.stringify(csrs.map((c) => c.fingerprint));
     if (r.csr_fingerprints !== null) return this.previousAnswer(r, fingerprints, body.pfxPassword);
     csrs.forEach((csr, i) => checkCsrAgainstTemplate(csr, clientTemplates[i]!, i));

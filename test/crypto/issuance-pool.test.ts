@@ -1,0 +1,103 @@
+// The issuance pool runs the built worker (dist/, made by `npm test`'s build step), as the server does.
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CsrError, parseCsr } from "../../src/crypto/csr.js";
+import { IssuancePool } from "../../src/crypto/issuance-pool.js";
+import { makeCa, userSpec, type TestCa } from "./helpers/pki.js";
+import { OpensslSandbox } from "./helpers/openssl.js";
+
+const WORKER = new URL(`file://${join(import.meta.dirname, "../../dist/crypto/issuance-worker.js")}`);
+const WINDOWS_CSR = readFileSync(new URL("../fixtures/mimcm-doc-csr-sha1-rsa2048.b64", import.meta.url), "utf8");
+
+const sandbox = new OpensslSandbox();
+let rsa: TestCa;
+let p256: TestCa;
+const pools: IssuancePool[] = [];
+
+function poolFor(ca: TestCa, size = 2): IssuancePool {
+  const pool = new IssuancePool({ issuingCertDer: ca.material.issuing.certDer, issuingKeyPkcs8Der: ca.material.issuing.keyPkcs8Der }, size, WORKER);
+  pools.push(pool);
+  return pool;
+}
+
+beforeAll(async () => {
+  rsa = await makeCa("rsa2048", "pool-rsa");
+  p256 = await makeCa("p256", "pool-p256");
+});
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+  sandbox.dispose();
+});
+
+describe("issuance pool", () => {
+  it("reads a CSR exactly as parseCsr does on the calling thread", async () => {
+    const pool = poolFor(rsa);
+    const viaPool = await pool.parseCsr(WINDOWS_CSR);
+    expect(Buffer.isBuffer(viaPool.der) && Buffer.isBuffer(viaPool.spkiDer)).toBe(true);
+    expect(viaPool).toEqual(parseCsr(WINDOWS_CSR));
+  });
+
+  it("rejects a bad CSR with the CsrError the caller would have got", async () => {
+    const pool = poolFor(rsa);
+    const inThread = (() => {
+      try {
+        parseCsr("AAAA");
+      } catch (e) {
+        return e as Error;
+      }
+    })()!;
+    const viaPool = await pool.parseCsr("AAAA").catch((e: unknown) => e as Error);
+    expect(viaPool).toBeInstanceOf(CsrError);
+    expect(viaPool.message).toBe(inThread.message);
+  });
+
+  it("issues byte for byte what the CA's issuer issues on the calling thread (RSA signatures are deterministic)", async () => {
+    const pool = poolFor(rsa);
+    const spki = parseCsr(WINDOWS_CSR).spkiDer;
+    const specs = Array.from({ length: 20 }, (_, i) => userSpec(`user${i}`, spki));
+    const viaPool = await Promise.all(specs.map((s) => pool.issue(s)));
+    const inThread = await Promise.all(specs.map((s) => rsa.issuer.issue(s)));
+    expect(viaPool.every((d) => Buffer.isBuffer(d))).toBe(true);
+    expect(viaPool.map((d) => d.toString("hex"))).toEqual(inThread.map((d) => d.toString("hex")));
+    sandbox.writePem("root.pem", rsa.material.root.certDer);
+    sandbox.writePem("issuing.pem", rsa.material.issuing.certDer);
+    sandbox.writePem("ee.pem", viaPool[7]!);
+    expect(sandbox.ok(["verify", "-CAfile", "root.pem", "-untrusted", "issuing.pem", "ee.pem"])).toContain("ee.pem: OK");
+  });
+
+  it("signs ECDSA certificates that verify under the issuing key", async () => {
+    const pool = poolFor(p256);
+    const spki = parseCsr(WINDOWS_CSR).spkiDer;
+    const spec = userSpec("ecdsa-user", spki);
+    const der = await pool.issue(spec);
+    const cert = new X509Certificate(der);
+    expect(cert.verify(new X509Certificate(p256.material.issuing.certDer).publicKey)).toBe(true);
+    expect(BigInt(`0x${cert.serialNumber}`)).toBe(BigInt(`0x${Buffer.from(spec.serial).toString("hex")}`));
+  });
+
+  it("refuses an impossible certificate with the issuer's error", async () => {
+    const pool = poolFor(rsa);
+    const spki = parseCsr(WINDOWS_CSR).spkiDer;
+    const now = Date.now();
+    await expect(pool.issue(userSpec("x", spki, { notBefore: new Date(now), notAfter: new Date(now - 60_000) }))).rejects.toThrow("certificate validity is empty");
+  });
+
+  it("fails the tasks of a worker that dies and replaces it", async () => {
+    const pool = poolFor(rsa, 1);
+    const spki = parseCsr(WINDOWS_CSR).spkiDer;
+    const inFlight = pool.issue(userSpec("lost", spki));
+    // The pool's only worker stops as if it had crashed.
+    await (pool as unknown as { slots: Array<{ worker: { terminate(): Promise<number> } }> }).slots[0]!.worker.terminate();
+    await expect(inFlight).rejects.toThrow(/issuance worker stopped/);
+    const der = await pool.issue(userSpec("after", spki));
+    expect(new X509Certificate(der).subject).toBe("CN=after");
+  });
+
+  it("refuses work once closed", async () => {
+    const pool = poolFor(rsa, 1);
+    await pool.close();
+    await expect(pool.parseCsr(WINDOWS_CSR)).rejects.toThrow("the issuance pool is closed");
+  });
+});
