@@ -8,7 +8,7 @@
 // change takes effect on the next request, whichever server process made it. Failures are counted
 // and audited by the LoginGuard, which refuses further attempts (429) before any password is checked.
 import { createHmac, randomBytes } from "node:crypto";
-import { DIRECTORY_VERSION, type Store, type UserRow } from "../store/store.js";
+import type { Store, UserRow } from "../store/store.js";
 import type { FastifyRequest } from "fastify";
 import type { Caller } from "../domain/caller.js";
 import type { AppContext } from "../domain/services/context.js";
@@ -96,7 +96,7 @@ export class BasicAuthenticator implements Authenticator {
   async check(username: string, password: string, key = this.keyOf(username, password)): Promise<Verification> {
     const hit = this.fresh(key);
     if (hit) {
-      const version = await this.store.counterValue(DIRECTORY_VERSION);
+      const version = await this.store.directoryVersion();
       if (version === hit.version) return { caller: copyOf(hit.caller) };
       const user = await this.store.userByUuid(hit.userUuid);
       if (user && !user.disabled && user.password_hash === hit.passwordHash) {
@@ -107,7 +107,7 @@ export class BasicAuthenticator implements Authenticator {
       this.cache.delete(key);
     }
     // Read before the user: a change landing in between makes the entry stale, never wrongly current.
-    const version = await this.store.counterValue(DIRECTORY_VERSION);
+    const version = await this.store.directoryVersion();
     const user = await this.store.userByName(username);
     if (!user || user.disabled || !user.password_hash) {
       // Same work whether or not the user exists, so timing does not reveal user names.

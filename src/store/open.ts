@@ -73,10 +73,13 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
   sqlite.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   const checkpointer = startCheckpointer(file);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return new Store(db, "sqlite", async () => {
+  const store = new Store(db, "sqlite", async () => {
     await checkpointer.stop();
     await db.destroy();
   });
+  const dataVersion = sqlite.prepare("PRAGMA data_version").pluck();
+  store.dataVersion = () => dataVersion.get() as number;
+  return store;
 }
 
 /**

@@ -12,6 +12,7 @@ import type {
   AuditPendingTable,
 } from "./schema.js";
 import { SessionStore } from "./sessions.js";
+import { Prepared } from "./prepared.js";
 
 export type Engine = "sqlite" | "postgres";
 export type UserRow = Selectable<UsersTable>;
@@ -48,6 +49,38 @@ export interface Page {
   skip: number;
 }
 
+// The statements nearly every API call runs, compiled once (prepared.ts).
+const Q = {
+  userByUuid: new Prepared<UserRow, [string]>((db, a) => db.selectFrom("users").selectAll().where("uuid", "=", a(0))),
+  requestByUuid: new Prepared<RequestRow, [string]>((db, a) => db.selectFrom("requests").selectAll().where("uuid", "=", a(0))),
+  requestByUuidForUpdate: new Prepared<RequestRow, [string]>((db, a) => db.selectFrom("requests").selectAll().where("uuid", "=", a(0)).forUpdate()),
+  smartcardByUuid: new Prepared<SmartcardRow, [string]>((db, a) => db.selectFrom("smartcards").selectAll().where("uuid", "=", a(0))),
+  counterValue: new Prepared<{ value: number }, [string]>((db, a) => db.selectFrom("counters").select("value").where("name", "=", a(0))),
+  lastAuditHash: new Prepared<{ hash: string }, []>((db) => db.selectFrom("audit_events").select("hash").orderBy("seq", "desc").limit(1)),
+  approvalsOf: new Prepared<Selectable<Database["approvals"]>, [string]>((db, a) =>
+    db.selectFrom("approvals").selectAll().where("request_uuid", "=", a(0)).orderBy("decided_at"),
+  ),
+  masterSecrets: new Prepared<{ version: number; sealed: Buffer }, [string]>((db, a) =>
+    db.selectFrom("master_secrets").select(["version", "sealed"]).where("template_uuid", "=", a(0)).orderBy("version", "desc"),
+  ),
+  takeResponseRelease: new Prepared<never, [string, number]>((db, a) =>
+    db
+      .updateTable("requests")
+      .set({ responses_released: sql`responses_released + 1` })
+      .where("uuid", "=", a(0))
+      .where("responses_released", "<", a(1)),
+  ),
+  setTwoCounters: new Prepared<never, [string, number, string, number]>((db, a) =>
+    db
+      .insertInto("counters")
+      .values([
+        { name: a(0), value: a(1) },
+        { name: a(2), value: a(3) },
+      ])
+      .onConflict((oc) => oc.column("name").doUpdateSet((eb) => ({ value: eb.ref("excluded.value") }))),
+  ),
+};
+
 export class Store {
   /** The Store outside any transaction (this one, when not in a transaction). */
   readonly root: Store;
@@ -61,6 +94,31 @@ export class Store {
     private readonly afterCommitWork?: Map<string, () => Promise<void>>,
   ) {
     this.root = root ?? this;
+  }
+
+  /**
+   * SQLite only: PRAGMA data_version of the server's connection, which changes when any other
+   * connection (another process on the same file) commits. Set by openStore on the root Store.
+   */
+  dataVersion?: () => number;
+  private directoryWrites = 0;
+  private directoryCache?: { dataVersion: number; writes: number; value: number };
+
+  /**
+   * The users-and-groups version that cached logins are checked against, on every authenticated
+   * request. On SQLite the last value read is reused while neither this process (it counts its own
+   * directory writes) nor any other connection (data_version) has changed the database since.
+   */
+  async directoryVersion(): Promise<number> {
+    const root = this.root;
+    if (!root.dataVersion || this.db.isTransaction) return this.counterValue(DIRECTORY_VERSION);
+    const dataVersion = root.dataVersion();
+    const writes = root.directoryWrites;
+    const cached = root.directoryCache;
+    if (cached && cached.dataVersion === dataVersion && cached.writes === writes) return cached.value;
+    const value = await this.counterValue(DIRECTORY_VERSION);
+    root.directoryCache = { dataVersion, writes, value };
+    return value;
   }
 
   /**
@@ -150,7 +208,7 @@ export class Store {
     return this.db.selectFrom("users").selectAll().where("name", "=", name).executeTakeFirst();
   }
   async userByUuid(uuid: string): Promise<UserRow | undefined> {
-    return this.db.selectFrom("users").selectAll().where("uuid", "=", uuid).executeTakeFirst();
+    return Q.userByUuid.first(this.db, this.engine, uuid);
   }
   async insertUser(row: Insertable<UsersTable>): Promise<void> {
     await this.db.insertInto("users").values(row).execute();
@@ -193,12 +251,7 @@ export class Store {
 
   // ---- template master secrets
   async masterSecrets(templateUuid: string): Promise<{ version: number; sealed: Buffer }[]> {
-    return this.db
-      .selectFrom("master_secrets")
-      .select(["version", "sealed"])
-      .where("template_uuid", "=", templateUuid)
-      .orderBy("version", "desc")
-      .execute();
+    return Q.masterSecrets.all(this.db, this.engine, templateUuid);
   }
   async insertMasterSecret(templateUuid: string, version: number, sealed: Buffer, at: string): Promise<boolean> {
     const r = await this.db
@@ -214,9 +267,8 @@ export class Store {
     await this.db.insertInto("requests").values(row).execute();
   }
   async requestByUuid(uuid: string, forUpdate = false): Promise<RequestRow | undefined> {
-    let q = this.db.selectFrom("requests").selectAll().where("uuid", "=", uuid);
-    if (forUpdate && this.engine === "postgres") q = q.forUpdate();
-    return q.executeTakeFirst();
+    const q = forUpdate && this.engine === "postgres" ? Q.requestByUuidForUpdate : Q.requestByUuid;
+    return q.first(this.db, this.engine, uuid);
   }
   /** Compare-and-set on status, so two racing transitions cannot both win. */
   async updateRequest(uuid: string, patch: Updateable<RequestsTable>, expectStatus?: number[]): Promise<boolean> {
@@ -227,13 +279,8 @@ export class Store {
   }
   /** Atomically counts one response release while under the bound; false when the bound is reached. */
   async takeResponseRelease(uuid: string, bound: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable("requests")
-      .set({ responses_released: sql`responses_released + 1` })
-      .where("uuid", "=", uuid)
-      .where("responses_released", "<", bound)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    const r = await Q.takeResponseRelease.execute(this.db, this.engine, uuid, bound);
+    return Number(r.numAffectedRows ?? 0) > 0;
   }
   async listRequests(filter: {
     visibleTo?: string;
@@ -297,7 +344,7 @@ export class Store {
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
   async approvalsOf(requestUuid: string): Promise<Selectable<Database["approvals"]>[]> {
-    return this.db.selectFrom("approvals").selectAll().where("request_uuid", "=", requestUuid).orderBy("decided_at").execute();
+    return Q.approvalsOf.all(this.db, this.engine, requestUuid);
   }
 
   // ---- smart cards
@@ -314,7 +361,7 @@ export class Store {
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
   async smartcardByUuid(uuid: string): Promise<SmartcardRow | undefined> {
-    return this.db.selectFrom("smartcards").selectAll().where("uuid", "=", uuid).executeTakeFirst();
+    return Q.smartcardByUuid.first(this.db, this.engine, uuid);
   }
   async smartcardByRequest(requestUuid: string): Promise<SmartcardRow | undefined> {
     return this.db.selectFrom("smartcards").selectAll().where("request_uuid", "=", requestUuid).executeTakeFirst();
@@ -428,6 +475,8 @@ export class Store {
   }
   /** Increments a named counter in the database and returns the new value. */
   async nextCounter(name: string): Promise<number> {
+    // Before the change, so that a read racing it can only find the cached version stale.
+    if (name === DIRECTORY_VERSION) this.root.directoryWrites++;
     await this.db.insertInto("counters").values({ name, value: 0 }).onConflict((oc) => oc.doNothing()).execute();
     const row = await this.db
       .updateTable("counters")
@@ -438,7 +487,7 @@ export class Store {
     return Number(row.value);
   }
   async counterValue(name: string): Promise<number> {
-    const row = await this.db.selectFrom("counters").select("value").where("name", "=", name).executeTakeFirst();
+    const row = await Q.counterValue.first(this.db, this.engine, name);
     return Number(row?.value ?? 0);
   }
   /** Certificate changes not yet in a published CRL (see updateCertificate). */
@@ -502,7 +551,7 @@ export class Store {
 
   // ---- audit trail
   async lastAuditHash(): Promise<string | undefined> {
-    return (await this.db.selectFrom("audit_events").select("hash").orderBy("seq", "desc").limit(1).executeTakeFirst())?.hash;
+    return (await Q.lastAuditHash.first(this.db, this.engine))?.hash;
   }
   async insertPendingAudit(row: Insertable<AuditPendingTable>): Promise<void> {
     await this.db.insertInto("audit_pending").values(row).execute();
@@ -527,7 +576,7 @@ export class Store {
       return;
     }
     const seq = Math.max(...(await insert.execute()).map((r) => Number(r.seq)));
-    await this.setCounters({ [head.seqCounter]: seq, [head.hashCounter]: head.hashValue });
+    await Q.setTwoCounters.execute(this.db, this.engine, head.seqCounter, seq, head.hashCounter, head.hashValue);
   }
   /** Sets several counters in one statement. */
   async setCounters(values: Record<string, number>): Promise<void> {

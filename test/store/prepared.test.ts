@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { openStore } from "../../src/store/open.js";
+import { DIRECTORY_VERSION, type Store } from "../../src/store/store.js";
+
+const dir = mkdtempSync(join(tmpdir(), "openclm-prepared-"));
+const stores: Store[] = [];
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function open(file: string): Promise<Store> {
+  const store = await openStore({ url: `sqlite:${file}`, dataDir: dir });
+  stores.push(store);
+  return store;
+}
+
+const user = (name: string) => ({
+  uuid: `00000000-0000-4000-8000-${name.padStart(12, "0")}`,
+  name,
+  display_name: name.toUpperCase(),
+  email: `${name}@example.test`,
+  upn: `${name}@example.test`,
+  password_hash: null,
+  disabled: 0,
+  source: "local",
+  created_at: new Date().toISOString(),
+});
+
+describe("statements compiled once", () => {
+  it("answer what kysely's built query answers, for each argument, and run inside the caller's transaction", async () => {
+    const store = await open("prepared.sqlite");
+    await store.insertUser(user("ann"));
+    await store.insertUser(user("ben"));
+    for (const name of ["ann", "ben"]) {
+      const built = await store.db.selectFrom("users").selectAll().where("uuid", "=", user(name).uuid).executeTakeFirst();
+      expect(built?.name).toBe(name);
+      expect(await store.userByUuid(user(name).uuid)).toEqual(built);
+    }
+    expect(await store.userByUuid("no-such-user")).toBeUndefined();
+    await store.tx(async (tx) => {
+      await tx.updateUser(user("ann").uuid, { display_name: "Ann in a transaction" });
+      expect((await tx.userByUuid(user("ann").uuid))?.display_name).toBe("Ann in a transaction");
+    });
+  });
+});
+
+describe("the directory version on SQLite", () => {
+  it("is read once while nothing changes, and changes at once for this process's and another connection's writes", async () => {
+    const store = await open("directory.sqlite");
+    const other = await open("directory.sqlite"); // as the admin CLI does, beside the server
+    const reads = vi.spyOn(store, "counterValue");
+    const v0 = await store.directoryVersion();
+    expect(await store.directoryVersion()).toBe(v0);
+    expect(reads).toHaveBeenCalledTimes(1);
+
+    await store.insertUser(user("cat"));
+    const v1 = await store.directoryVersion();
+    expect(v1).toBe(v0 + 1);
+
+    await other.setGroups(user("cat").uuid, ["cm-users"]);
+    const v2 = await store.directoryVersion();
+    expect(v2).toBe(v1 + 1);
+    expect(v2).toBe(await other.counterValue(DIRECTORY_VERSION));
+    expect(await store.directoryVersion()).toBe(v2);
+    expect(reads).toHaveBeenCalledTimes(3);
+  });
+});
