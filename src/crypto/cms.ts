@@ -1,5 +1,5 @@
 import * as asn1js from "asn1js";
-import { PreEncoded } from "./der.js";
+import { PreEncoded, toDer } from "./der.js";
 
 const ID_DATA = "1.2.840.113549.1.7.1";
 const ID_SIGNED_DATA = "1.2.840.113549.1.7.2";
@@ -16,18 +16,26 @@ export function certsOnlyPkcs7(certsDer: Buffer[]): Buffer {
     if (der.length < 2 || der[0] !== 0x30) throw new Error(`certificate ${i} is not a DER X.509 certificate`);
   const signedData = new asn1js.Sequence({
     value: [
-      new asn1js.Integer({ value: 1 }),
-      new asn1js.Set({ value: [] }), // digestAlgorithms
-      new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: ID_DATA })] }), // encapContentInfo
+      SIGNED_DATA_HEAD,
       new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: certsDer.map((d) => new PreEncoded(d)) }),
-      new asn1js.Set({ value: [] }), // signerInfos
+      NO_SIGNERS,
     ],
   });
   const contentInfo = new asn1js.Sequence({
-    value: [
-      new asn1js.ObjectIdentifier({ value: ID_SIGNED_DATA }),
-      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [signedData] }),
-    ],
+    value: [SIGNED_DATA_OID, new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [signedData] })],
   });
   return Buffer.from(contentInfo.toBER(false));
 }
+
+// The parts every certs-only SignedData shares, encoded once: building them per answer cost more
+// than the rest of it.
+const SIGNED_DATA_OID = new PreEncoded(toDer(new asn1js.ObjectIdentifier({ value: ID_SIGNED_DATA })));
+// version 1, no digestAlgorithms, encapContentInfo without content
+const SIGNED_DATA_HEAD = new PreEncoded(
+  Buffer.concat([
+    toDer(new asn1js.Integer({ value: 1 })),
+    toDer(new asn1js.Set({ value: [] })),
+    toDer(new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: ID_DATA })] })),
+  ]),
+);
+const NO_SIGNERS = new PreEncoded(toDer(new asn1js.Set({ value: [] })));

@@ -13,10 +13,13 @@ import type { IssueSpec } from "./issuer.js";
 export interface PoolInit {
   issuingCertDer: Uint8Array;
   issuingKeyPkcs8Der: Uint8Array;
+  /** Issuing CA first, then the root: what a certs-only PKCS#7 answer carries after the certificate. */
+  chainDer: Uint8Array[];
 }
 
-export type PoolTask = { id: number; op: "csr"; text: string } | { id: number; op: "issue"; spec: IssueSpec };
-export type PoolReply = { id: number; value: ParsedCsr | Uint8Array } | { id: number; error: { csr: string } | { other: string } };
+type Task = { op: "csr"; text: string } | { op: "issue"; spec: IssueSpec } | { op: "issueWithChain"; spec: IssueSpec };
+export type PoolTask = Task & { id: number };
+export type PoolReply = { id: number; value: ParsedCsr | Uint8Array | { der: Uint8Array; pkcs7: Uint8Array } } | { id: number; error: { csr: string } | { other: string } };
 
 interface Pending {
   resolve(value: unknown): void;
@@ -60,12 +63,18 @@ export class IssuancePool {
     return asBuffer((await this.run({ op: "issue", spec })) as Uint8Array);
   }
 
+  /** issue(spec), and the certs-only PKCS#7 of the certificate and the chain that delivers it. */
+  async issueWithChain(spec: IssueSpec): Promise<{ der: Buffer; pkcs7: Buffer }> {
+    const v = (await this.run({ op: "issueWithChain", spec })) as { der: Uint8Array; pkcs7: Uint8Array };
+    return { der: asBuffer(v.der), pkcs7: asBuffer(v.pkcs7) };
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
-  private run(task: { op: "csr"; text: string } | { op: "issue"; spec: IssueSpec }): Promise<unknown> {
+  private run(task: Task): Promise<unknown> {
     if (this.closing) return Promise.reject(new Error("the issuance pool is closed"));
     // The least busy worker: tasks differ little in cost, so queue length is a fair measure.
     let slot = this.slots[0]!;

@@ -2,7 +2,8 @@
 // certificates, so that this CPU work runs beside the server's event loop instead of on it.
 import { parentPort, workerData } from "node:worker_threads";
 import { CsrError, parseCsr } from "./csr.js";
-import { CertificateIssuer } from "./issuer.js";
+import { certsOnlyPkcs7 } from "./cms.js";
+import { CertificateIssuer, type IssueSpec } from "./issuer.js";
 import type { PoolInit, PoolReply, PoolTask } from "./issuance-pool.js";
 
 const init = workerData as PoolInit;
@@ -11,12 +12,18 @@ const issuer = new CertificateIssuer({
   issuingKeyPkcs8Der: Buffer.from(init.issuingKeyPkcs8Der),
   chainDer: [],
 });
+const chain = init.chainDer.map((d) => Buffer.from(d));
+const issue = (spec: IssueSpec) => issuer.issueSync({ ...spec, spkiDer: Buffer.from(spec.spkiDer) });
 
 parentPort!.on("message", (task: PoolTask) => {
   let reply: PoolReply;
   try {
     if (task.op === "csr") reply = { id: task.id, value: parseCsr(task.text) };
-    else reply = { id: task.id, value: issuer.issueSync({ ...task.spec, spkiDer: Buffer.from(task.spec.spkiDer) }) };
+    else if (task.op === "issue") reply = { id: task.id, value: issue(task.spec) };
+    else {
+      const der = issue(task.spec);
+      reply = { id: task.id, value: { der, pkcs7: certsOnlyPkcs7([der, ...chain]) } };
+    }
   } catch (e) {
     // Only a CsrError's message is meant for the API caller; anything else is reported generically.
     reply = { id: task.id, error: e instanceof CsrError ? { csr: e.message } : { other: e instanceof Error ? e.message : String(e) } };

@@ -3,6 +3,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { certsOnlyPkcs7 } from "../../src/crypto/cms.js";
 import { CsrError, parseCsr } from "../../src/crypto/csr.js";
 import { IssuancePool } from "../../src/crypto/issuance-pool.js";
 import { makeCa, userSpec, type TestCa } from "./helpers/pki.js";
@@ -17,7 +18,8 @@ let p256: TestCa;
 const pools: IssuancePool[] = [];
 
 function poolFor(ca: TestCa, size = 2): IssuancePool {
-  const pool = new IssuancePool({ issuingCertDer: ca.material.issuing.certDer, issuingKeyPkcs8Der: ca.material.issuing.keyPkcs8Der }, size, WORKER);
+  const { issuing, root } = ca.material;
+  const pool = new IssuancePool({ issuingCertDer: issuing.certDer, issuingKeyPkcs8Der: issuing.keyPkcs8Der, chainDer: [issuing.certDer, root.certDer] }, size, WORKER);
   pools.push(pool);
   return pool;
 }
@@ -65,6 +67,18 @@ describe("issuance pool", () => {
     sandbox.writePem("issuing.pem", rsa.material.issuing.certDer);
     sandbox.writePem("ee.pem", viaPool[7]!);
     expect(sandbox.ok(["verify", "-CAfile", "root.pem", "-untrusted", "issuing.pem", "ee.pem"])).toContain("ee.pem: OK");
+  });
+
+  it("answers with the certificate and its certs-only PKCS#7 (certificate, issuing CA, root) that openssl reads", async () => {
+    const pool = poolFor(rsa);
+    const spec = userSpec("with-chain", parseCsr(WINDOWS_CSR).spkiDer);
+    const { der, pkcs7 } = await pool.issueWithChain(spec);
+    expect(der.equals(await rsa.issuer.issue(spec))).toBe(true);
+    expect(pkcs7.equals(certsOnlyPkcs7([der, rsa.material.issuing.certDer, rsa.material.root.certDer]))).toBe(true);
+    sandbox.write("answer.p7b", pkcs7);
+    const printed = sandbox.ok(["pkcs7", "-inform", "DER", "-in", "answer.p7b", "-print_certs", "-noout"]);
+    expect(printed.match(/^subject=/gm)).toHaveLength(3);
+    expect(printed).toContain("subject=CN = with-chain");
   });
 
   it("signs ECDSA certificates that verify under the issuing key", async () => {

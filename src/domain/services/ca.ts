@@ -59,13 +59,18 @@ export class CertificateAuthority {
       issuingKeyPkcs8Der: issuingKey,
       chainDer: [issuing.cert_der, root.cert_der],
     });
-    const pool = new IssuancePool({ issuingCertDer: issuing.cert_der, issuingKeyPkcs8Der: issuingKey });
+    const pool = new IssuancePool({ issuingCertDer: issuing.cert_der, issuingKeyPkcs8Der: issuingKey, chainDer: [issuing.cert_der, root.cert_der] });
     return new CertificateAuthority(store, issuer, pool, issuingKey, root.cert_der, issuing.cert_der, config);
   }
 
   /** Encodes and signs on a worker thread of the issuance pool. */
   issue(spec: IssueSpec): Promise<Buffer> {
     return this.pool.issue(spec);
+  }
+
+  /** issue(spec), and the certs-only PKCS#7 (certificate, then chainDer) that delivers it. */
+  issueWithChain(spec: IssueSpec): Promise<{ der: Buffer; pkcs7: Buffer }> {
+    return this.pool.issueWithChain(spec);
   }
 
   /** Reads and verifies a PKCS#10 request on a worker thread; rejects with a CsrError for the caller. */

@@ -146,7 +146,7 @@ export class IssuanceService {
     return Promise.all(
       rows.map((row, i) => {
         const key = pending[i]!.keyPkcs8Der;
-        return key ? this.pfxAnswer(row, key, body.pfxPassword!, false) : this.pkcs7Answer(row);
+        return key ? this.pfxAnswer(row, key, body.pfxPassword!, false) : { kind: "pkcs7" as const, templateName: row.template_name, der: row.der, pkcs7: issued[i]!.pkcs7 };
       }),
     );
   }
@@ -204,7 +204,7 @@ export class IssuanceService {
       notBefore: new Date(now - CLOCK_SKEW_MS),
       notAfter: new Date(Math.min(now + days * 86_400_000, this.ctx.ca.issuingNotAfter.getTime())),
     });
-    const der = await this.ctx.ca.issue({
+    const { der, pkcs7 } = await this.ctx.ca.issueWithChain({
       serial,
       subject,
       spkiDer: p.spkiDer,
@@ -216,7 +216,7 @@ export class IssuanceService {
       caIssuersUrl: `${base}/CertificateManagement/api/v1.0/ca/issuer.cer`,
     });
     // The record's text fields come from what was encoded rather than from parsing it back.
-    return { p, der, serial, facts: { subject: nameText(subject), issuer: this.ctx.ca.issuerName, ...validity } };
+    return { p, der, pkcs7, serial, facts: { subject: nameText(subject), issuer: this.ctx.ca.issuerName, ...validity } };
   }
 
   private pkcs7Answer(c: CertificateRow): IssuedCertificate {
