@@ -424,9 +424,20 @@ export class Store {
   async certificatesOfProfile(uuid: string): Promise<CertificateRow[]> {
     return this.db.selectFrom("certificates").selectAll().where("profile_uuid", "=", uuid).orderBy("created_at").execute();
   }
-  async listCertificates(filter: { userUuid?: string; excludeRetired?: boolean; page: Page }): Promise<CertificateRow[]> {
-    let q = this.db.selectFrom("certificates").selectAll();
-    if (filter.userUuid) q = q.where("user_uuid", "=", filter.userUuid);
+  /**
+   * A page of certificates, newest first, each with the name of who asked for it: the request's
+   * originator (the enrollment agent, when one acted for the user), read in the same query.
+   */
+  async listCertificates(filter: { userUuid?: string; excludeRetired?: boolean; page: Page }): Promise<Array<CertificateRow & { requester_name: string }>> {
+    let q = this.db
+      .selectFrom("certificates")
+      .leftJoin("requests", "requests.uuid", "certificates.request_uuid")
+      .leftJoin("users as requester", (join) =>
+        join.on((eb) => eb("requester.uuid", "=", eb.fn.coalesce("requests.originator_uuid", "certificates.user_uuid"))),
+      )
+      .selectAll("certificates")
+      .select((eb) => eb.fn.coalesce("requester.name", eb.val("")).as("requester_name"));
+    if (filter.userUuid) q = q.where("certificates.user_uuid", "=", filter.userUuid);
     // Correlated NOT EXISTS probes the card's primary key per row; NOT IN would read every
     // retired card in the database for each listing.
     if (filter.excludeRetired)
@@ -440,7 +451,7 @@ export class Store {
           ),
         ),
       );
-    return q.orderBy("created_at", "desc").orderBy("serial").limit(filter.page.top).offset(filter.page.skip).execute();
+    return q.orderBy("certificates.created_at", "desc").orderBy("certificates.serial").limit(filter.page.top).offset(filter.page.skip).execute();
   }
   /**
    * A change of status or revocation also counts a CRL change in the same transaction, so a CRL
