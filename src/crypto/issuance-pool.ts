@@ -38,10 +38,15 @@ interface Slot {
  */
 export const DEFAULT_POOL_SIZE = Math.max(1, Math.min(4, availableParallelism() - 1));
 
+const MAX_FAILURES_IN_A_ROW = 5;
+
 export class IssuancePool {
   private readonly slots: Slot[] = [];
   private nextId = 1;
   private closing = false;
+  /** Workers that died one after another without answering anything: a pool that cannot start. */
+  private failuresInARow = 0;
+  private broken?: string;
 
   constructor(
     private readonly init: PoolInit,
@@ -76,6 +81,7 @@ export class IssuancePool {
 
   private run(task: Task): Promise<unknown> {
     if (this.closing) return Promise.reject(new Error("the issuance pool is closed"));
+    if (this.broken) return Promise.reject(new Error(`the issuance workers keep failing: ${this.broken}`));
     // The least busy worker: tasks differ little in cost, so queue length is a fair measure.
     let slot = this.slots[0]!;
     for (const s of this.slots) if (s.pending.size < slot.pending.size) slot = s;
@@ -95,6 +101,7 @@ export class IssuancePool {
       const p = slot.pending.get(reply.id);
       if (!p) return;
       slot.pending.delete(reply.id);
+      this.failuresInARow = 0;
       if (slot.pending.size === 0) worker.unref();
       if ("value" in reply) p.resolve(reply.value);
       else if ("csr" in reply.error) p.reject(new CsrError(reply.error.csr));
@@ -107,6 +114,11 @@ export class IssuancePool {
       for (const p of slot.pending.values()) p.reject(new Error(`issuance worker stopped: ${why}`));
       slot.pending.clear();
       if (this.closing) return;
+      // A worker that cannot even start (its script or key unusable) would be respawned forever.
+      if (++this.failuresInARow > MAX_FAILURES_IN_A_ROW) {
+        this.broken = why;
+        return;
+      }
       this.slots[i] = this.spawn();
     };
     worker.on("error", (err) => replace(err.message));

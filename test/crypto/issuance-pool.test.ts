@@ -109,6 +109,23 @@ describe("issuance pool", () => {
     expect(new X509Certificate(der).subject).toBe("CN=after");
   });
 
+  it("stops respawning workers that cannot start, and says so", async () => {
+    const { issuing, root } = rsa.material;
+    const missing = new URL(`file://${join(import.meta.dirname, "no-such-worker.js")}`);
+    const pool = new IssuancePool({ issuingCertDer: issuing.certDer, issuingKeyPkcs8Der: issuing.keyPkcs8Der, chainDer: [issuing.certDer, root.certDer] }, 1, missing);
+    pools.push(pool);
+    await expect(pool.parseCsr(WINDOWS_CSR)).rejects.toThrow(/issuance worker stopped/);
+    let last: Error | undefined;
+    for (let i = 0; i < 50 && !/keep failing/.test(last?.message ?? ""); i++) {
+      last = await pool.parseCsr(WINDOWS_CSR).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(last?.message).toMatch(/the issuance workers keep failing: .*no-such-worker/);
+  });
+
   it("refuses work once closed", async () => {
     const pool = poolFor(rsa, 1);
     await pool.close();
