@@ -146,7 +146,7 @@ export class IssuanceService {
     return Promise.all(
       rows.map((row, i) => {
         const key = pending[i]!.keyPkcs8Der;
-        return key ? this.pfxAnswer(row, key, body.pfxPassword!, false) : { kind: "pkcs7" as const, templateName: row.template_name, der: row.der, pkcs7: issued[i]!.pkcs7 };
+        return key ? this.pfxAnswer(row, key, body.pfxPassword!, false) : this.pkcs7Answer(row, issued[i]!.pkcs7);
       }),
     );
   }
@@ -219,8 +219,9 @@ export class IssuanceService {
     return { p, der, pkcs7, serial, facts: { subject: nameText(subject), issuer: this.ctx.ca.issuerName, ...validity } };
   }
 
-  private pkcs7Answer(c: CertificateRow): IssuedCertificate {
-    return { kind: "pkcs7", templateName: c.template_name, der: c.der, pkcs7: certsOnlyPkcs7([c.der, ...this.ctx.ca.chainDer]) };
+  /** `pkcs7`: the one the issuance worker built with the certificate, else built here. */
+  private pkcs7Answer(c: CertificateRow, pkcs7 = certsOnlyPkcs7([c.der, ...this.ctx.ca.chainDer])): IssuedCertificate {
+    return { kind: "pkcs7", templateName: c.template_name, der: c.der, pkcs7 };
   }
 
   private async pfxAnswer(c: CertificateRow, keyPkcs8Der: Buffer, password: string, keyHistory: boolean): Promise<IssuedCertificate> {
