@@ -29,6 +29,8 @@ interface Pending {
 interface Slot {
   worker: Worker;
   pending: Map<number, Pending>;
+  /** Set by the first of its 'error' and 'exit' events; the second then changes nothing. */
+  dead?: true;
 }
 
 /**
@@ -109,8 +111,9 @@ export class IssuancePool {
     });
     // A worker that dies (out of memory, a native fault) fails what it held and is replaced.
     const replace = (why: string) => {
+      if (slot.dead) return;
+      slot.dead = true;
       const i = this.slots.indexOf(slot);
-      if (i < 0) return;
       for (const p of slot.pending.values()) p.reject(new Error(`issuance worker stopped: ${why}`));
       slot.pending.clear();
       if (this.closing) return;
