@@ -25,6 +25,7 @@ import type { Store } from "../store/store.js";
 import { callerOf } from "../domain/services/users.js";
 import type { Authenticator } from "./authn.js";
 import { mergeGroups } from "./oidc.js";
+import { recordAudit } from "../domain/audit.js";
 
 export const SESSION_COOKIE = "openclm_session";
 export const CSRF_HEADER = "x-csrf-token";
@@ -82,6 +83,28 @@ export class SessionAuthenticator implements Authenticator {
     if (!SAFE_METHODS.has(req.method.toUpperCase()) && !this.csrfValid(id, req))
       throw new DomainError("forbidden", "CsrfTokenInvalid", "missing or wrong X-CSRF-Token header for this session; reload the page");
     return found.caller;
+  }
+
+  /**
+   * Signs in a user who has just proved who they are (password or single sign-on): ends the
+   * session the browser had, starts a new one, audits it and sets its cookie.
+   */
+  async signIn(req: FastifyRequest, reply: FastifyReply, caller: Caller, method: "password" | "oidc", idpGroups: readonly string[] = []): Promise<NewSession> {
+    const old = sessionIdOf(req);
+    if (old) await this.destroy(old);
+    const session = await this.create(caller.uuid, method, idpGroups);
+    await recordAudit(this.store, {
+      actorUuid: caller.uuid,
+      actorName: caller.name,
+      action: "portal.login",
+      targetType: "user",
+      targetUuid: caller.uuid,
+      correlationId: req.id,
+      outcome: "success",
+      details: method === "oidc" ? { method, groups: idpGroups } : { method },
+    });
+    setSessionCookie(req, reply, session.id);
+    return session;
   }
 
   /**

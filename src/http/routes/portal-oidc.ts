@@ -10,7 +10,7 @@ import { recordAudit } from "../../domain/audit.js";
 import { CALLBACK_PATH, FLOW_COOKIE, FLOW_TTL_MS, type OidcLogin, SsoFailure } from "../oidc-login.js";
 import { OidcRefused, OidcUnavailable } from "../oidc.js";
 import { RateLimitedError } from "../rate-limit.js";
-import { isTls, sessionIdOf, setSessionCookie, type SessionAuthenticator } from "../session.js";
+import { isTls, type SessionAuthenticator } from "../session.js";
 
 const START_PATH = "/portal/api/oidc/start";
 const PORTAL_HOME = "/portal/";
@@ -82,21 +82,8 @@ export function registerPortalOidcRoutes(app: App, s: Services, sessions: Sessio
         clientId: login.config.clientId,
         nonce: flow.nonce,
       });
-      const old = sessionIdOf(req);
-      if (old) await sessions.destroy(old);
-      const session = await sessions.create(caller.uuid, "oidc", assertedGroups);
-      await recordAudit(s.ctx.store, {
-        actorUuid: caller.uuid,
-        actorName: caller.name,
-        action: "portal.login",
-        targetType: "user",
-        targetUuid: caller.uuid,
-        correlationId: req.id,
-        outcome: "success",
-        details: { method: "oidc", groups: assertedGroups },
-      });
+      await sessions.signIn(req, reply, caller, "oidc", assertedGroups);
       reply.clearCookie(FLOW_COOKIE, cookieOptions(req));
-      setSessionCookie(req, reply, session.id);
       return reply.redirect(PORTAL_HOME, 302);
     } catch (e) {
       return fail(req, reply, e);

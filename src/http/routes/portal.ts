@@ -9,7 +9,7 @@ import type { Authenticator } from "../authn.js";
 import { BasicAuthenticator } from "../auth.js";
 import { namedIn, type Caller } from "../../domain/caller.js";
 import { recordAudit } from "../../domain/audit.js";
-import { clearSessionCookie, SessionAuthenticator, sessionIdOf, setSessionCookie } from "../session.js";
+import { clearSessionCookie, SessionAuthenticator, sessionIdOf } from "../session.js";
 import { StaticFiles } from "../static.js";
 import { BearerAuthenticator } from "../oidc.js";
 import { OidcLogin } from "../oidc-login.js";
@@ -93,20 +93,7 @@ export const portalRoutes: FastifyPluginAsync<PortalOptions> = async (instance, 
       reply.header("www-authenticate", 'Session realm="OpenCLM portal"'); // not Basic: no browser dialog
       return problem(req, reply, 401, "NotAuthenticated", "wrong user name or password");
     }
-    const old = sessionIdOf(req);
-    if (old) await sessions.destroy(old);
-    const session = await sessions.create(caller.uuid, "password");
-    await recordAudit(s.ctx.store, {
-      actorUuid: caller.uuid,
-      actorName: caller.name,
-      action: "portal.login",
-      targetType: "user",
-      targetUuid: caller.uuid,
-      correlationId: req.id,
-      outcome: "success",
-      details: { method: "password" },
-    });
-    setSessionCookie(req, reply, session.id);
+    const session = await sessions.signIn(req, reply, caller, "password");
     reply.header("cache-control", "no-store");
     return { user: userView(caller), csrfToken: session.csrfToken, methods: methods() };
   });
