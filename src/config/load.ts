@@ -310,28 +310,24 @@ class Loader {
     }
   }
 
-  private checkUrl(segs: Seg[], value: string): void {
+  /** The URL when it is an http(s) URL, else a problem reported and undefined. */
+  private checkUrl(segs: Seg[], value: string): URL | undefined {
     let url: URL | undefined;
     try {
       url = new URL(value);
     } catch {
       url = undefined;
     }
-    if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) {
-      this.problem(segs, `must be an http(s) URL (got ${JSON.stringify(value)})`);
-    }
+    if (url && (url.protocol === "https:" || url.protocol === "http:")) return url;
+    this.problem(segs, `must be an http(s) URL (got ${JSON.stringify(value)})`);
+    return undefined;
   }
 
   /** An http(s) URL that carries codes or tokens: https unless it stays on this host. */
   private checkSecureUrl(segs: Seg[], value: string): void {
-    let url: URL | undefined;
-    try {
-      url = new URL(value);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) this.problem(segs, `must be an http(s) URL (got ${JSON.stringify(value)})`);
-    else if (!isSecureOrLoopback(url)) this.problem(segs, `must be an https URL (plain http only on loopback; got ${url.protocol}//${url.host})`);
+    const url = this.checkUrl(segs, value);
+    if (!url) return;
+    if (!isSecureOrLoopback(url)) this.problem(segs, `must be an https URL (plain http only on loopback; got ${url.protocol}//${url.host})`);
     else if (url.hash !== "") this.problem(segs, "must not have a #fragment");
   }
 
