@@ -40,6 +40,14 @@ describe.skipIf(!HAVE_CHROMIUM)("web portal in Chromium", () => {
 
   const portal = (path = "") => `${server.url}/portal/${path}`;
   const heading = (page: Page, name: string | RegExp) => page.getByRole("heading", { level: 1, name }).waitFor();
+  // A search's answer replaces the rows shown before it; rows of an action alone do not tell the two apart.
+  const onlyRowsOf = (page: Page, requestId: string) =>
+    expect
+      .poll(async () => {
+        const all = await page.locator("tr[data-action]").count();
+        return all > 0 && all === (await page.locator(`tr[data-action]:has(a[href$="/requests/${requestId}"])`).count());
+      })
+      .toBe(true);
 
   async function signIn(page: Page, user: string, password = user): Promise<void> {
     await heading(page, "Sign in");
@@ -286,12 +294,14 @@ describe.skipIf(!HAVE_CHROMIUM)("web portal in Chromium", () => {
       await nav(page, "Audit");
       await page.getByLabel("Request ID").fill(logonRequest);
       await page.getByRole("button", { name: "Search" }).click();
+      await onlyRowsOf(page, logonRequest);
       await page.locator('tr[data-action="request.approve"]').waitFor();
       expect(await page.locator('tr[data-action="request.approve"]').textContent()).toContain("bob");
       expect(await page.locator('tr[data-action="request.create"]').textContent()).toContain("alice");
       await browser.screenshot("audit-request");
       await page.getByLabel("Request ID").fill(unblockRequest);
       await page.getByLabel("Request ID").press("Enter");
+      await onlyRowsOf(page, unblockRequest);
       await page.locator('tr[data-action="smartcard.authenticationresponse"]').waitFor();
       expect(await page.locator('tr[data-action="smartcard.authenticationresponse"]').textContent()).toContain("carol");
       await page.getByLabel("Request ID").fill("");
