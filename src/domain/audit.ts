@@ -73,7 +73,7 @@ export async function recordAudit(store: Store, e: AuditEvent): Promise<void> {
     details: JSON.stringify(e.details ?? {}),
   };
   await store.tx(async (tx) => {
-    if (tx.engine === "sqlite") return appendToChain(tx, [row]);
+    if (tx.engine === "sqlite") return appendOne(tx, row);
     await tx.insertPendingAudit(row);
     const chainer = chainerOf(tx.root);
     // The change and its record are committed by then: a failed linking pass must not report the
@@ -85,6 +85,29 @@ export async function recordAudit(store: Store, e: AuditEvent): Promise<void> {
 /** Links every record written so far; a no-op on SQLite, where records are linked as written. */
 export async function linkPendingAudit(store: Store): Promise<void> {
   if (store.engine === "postgres") await chainerOf(store.root).run();
+}
+
+/**
+ * The chain head this process last committed (SQLite). Reading the head before every record was
+ * a statement per audited change; instead the record is linked to the remembered head, and its
+ * new sequence number proves nobody appended in between (sequence numbers are never reused).
+ * When another connection did (the admin CLI), the record is linked again to its real predecessor.
+ */
+const committedHeads = new WeakMap<Store, { seq: number; hash: string }>();
+
+async function appendOne(tx: Store, row: AuditRecordColumns): Promise<void> {
+  const remembered = committedHeads.get(tx.root);
+  let prev = remembered?.hash ?? (await tx.lastAuditHash()) ?? GENESIS_HASH;
+  let hash = auditHash(prev, row);
+  const seq = await tx.insertAuditEvent({ ...row, prev_hash: prev, hash });
+  if (remembered && seq !== remembered.seq + 1) {
+    prev = (await tx.auditHashBefore(seq)) ?? GENESIS_HASH;
+    hash = auditHash(prev, row);
+    await tx.relinkAuditEvent(seq, prev, hash);
+  }
+  await tx.setAuditHead({ seqCounter: HEAD_SEQ, seq, hashCounter: HEAD_HASH, hashValue: headHashValue(hash) });
+  // Only once committed: a rolled-back record's sequence number is handed out again.
+  await tx.afterCommit("audit-head", async () => void committedHeads.set(tx.root, { seq, hash }));
 }
 
 async function appendToChain(tx: Store, rows: AuditRecordColumns[]): Promise<void> {

@@ -10,6 +10,7 @@ import type {
   CertificatesTable,
   AuditEventsTable,
   AuditPendingTable,
+  AuditRecordColumns,
 } from "./schema.js";
 import { SessionStore } from "./sessions.js";
 import { Prepared } from "./prepared.js";
@@ -70,6 +71,17 @@ const Q = {
       .where("uuid", "=", a(0))
       .where("responses_released", "<", a(1)),
   ),
+  insertAuditEvent: new Prepared<{ seq: number }, [...AuditValues, string, string]>((db, a) =>
+    db
+      .insertInto("audit_events")
+      .values({ ...auditColumns(a), prev_hash: a(10), hash: a(11) })
+      .returning("seq"),
+  ),
+  insertPendingAudit: new Prepared<never, AuditValues>((db, a) => db.insertInto("audit_pending").values(auditColumns(a))),
+  auditHashBefore: new Prepared<{ hash: string }, [number]>((db, a) =>
+    db.selectFrom("audit_events").select("hash").where("seq", "<", a(0)).orderBy("seq", "desc").limit(1),
+  ),
+  relinkAudit: new Prepared<never, [number, string, string]>((db, a) => db.updateTable("audit_events").set({ prev_hash: a(1), hash: a(2) }).where("seq", "=", a(0))),
   setTwoCounters: new Prepared<never, [string, number, string, number]>((db, a) =>
     db
       .insertInto("counters")
@@ -80,6 +92,35 @@ const Q = {
       .onConflict((oc) => oc.column("name").doUpdateSet((eb) => ({ value: eb.ref("excluded.value") }))),
   ),
 };
+
+/** An audit record's columns in a fixed order, for the compiled inserts above. */
+type AuditValues = [string, string | null, string, string, string, string | null, string | null, string, string, string];
+const auditValues = (r: AuditRecordColumns): AuditValues => [
+  r.at,
+  r.actor_uuid,
+  r.actor_name,
+  r.action,
+  r.target_type,
+  r.target_uuid,
+  r.request_uuid,
+  r.correlation_id,
+  r.outcome,
+  r.details,
+];
+function auditColumns(a: <I extends number>(i: I) => unknown) {
+  return {
+    at: a(0) as string,
+    actor_uuid: a(1) as string | null,
+    actor_name: a(2) as string,
+    action: a(3) as string,
+    target_type: a(4) as string,
+    target_uuid: a(5) as string | null,
+    request_uuid: a(6) as string | null,
+    correlation_id: a(7) as string,
+    outcome: a(8) as string,
+    details: a(9) as string,
+  };
+}
 
 export class Store {
   /** The Store outside any transaction (this one, when not in a transaction). */
@@ -564,8 +605,23 @@ export class Store {
   async lastAuditHash(): Promise<string | undefined> {
     return (await Q.lastAuditHash.first(this.db, this.engine))?.hash;
   }
-  async insertPendingAudit(row: Insertable<AuditPendingTable>): Promise<void> {
-    await this.db.insertInto("audit_pending").values(row).execute();
+  async insertPendingAudit(row: AuditRecordColumns): Promise<void> {
+    await Q.insertPendingAudit.execute(this.db, this.engine, ...auditValues(row));
+  }
+  /** Appends one linked record; returns its sequence number (SQLite, where records are linked as written). */
+  async insertAuditEvent(row: AuditRecordColumns & { prev_hash: string; hash: string }): Promise<number> {
+    const r = await Q.insertAuditEvent.first(this.db, this.engine, ...auditValues(row), row.prev_hash, row.hash);
+    return Number(r!.seq);
+  }
+  /** The hash of the newest record before seq. */
+  async auditHashBefore(seq: number): Promise<string | undefined> {
+    return (await Q.auditHashBefore.first(this.db, this.engine, seq))?.hash;
+  }
+  async relinkAuditEvent(seq: number, prevHash: string, hash: string): Promise<void> {
+    await Q.relinkAudit.execute(this.db, this.engine, seq, prevHash, hash);
+  }
+  async setAuditHead(head: { seqCounter: string; seq: number; hashCounter: string; hashValue: number }): Promise<void> {
+    await Q.setTwoCounters.execute(this.db, this.engine, head.seqCounter, head.seq, head.hashCounter, head.hashValue);
   }
   /** Removes and returns the oldest unlinked audit records (call under the chain's lock). */
   async takePendingAudit(limit: number): Promise<AuditPendingRow[]> {

@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { openStore } from "../../src/store/open.js";
+import { Store } from "../../src/store/store.js";
+import { recordAudit, type AuditEvent } from "../../src/domain/audit.js";
+import { verifyAuditTrail } from "../../src/domain/services/audit-verify.js";
+
+const dir = mkdtempSync(join(tmpdir(), "openclm-audit-head-"));
+const stores: Store[] = [];
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function open(file: string): Promise<Store> {
+  const store = await openStore({ url: `sqlite:${file}`, dataDir: dir });
+  stores.push(store);
+  return store;
+}
+
+const event = (action: string): AuditEvent => ({
+  actorUuid: null,
+  actorName: "test",
+  action,
+  targetType: "test",
+  correlationId: "00000000-0000-4000-8000-000000000000",
+  outcome: "success",
+});
+
+describe("the audit chain head on SQLite", () => {
+  it("is remembered after a commit, so a record costs no read of the head", async () => {
+    const store = await open("remembered.sqlite");
+    await recordAudit(store, event("first"));
+    const heads = vi.spyOn(Store.prototype, "lastAuditHash");
+    const before = vi.spyOn(Store.prototype, "auditHashBefore");
+    for (let i = 0; i < 5; i++) await recordAudit(store, event(`next ${i}`));
+    expect(heads).not.toHaveBeenCalled();
+    expect(before).not.toHaveBeenCalled();
+    heads.mockRestore();
+    before.mockRestore();
+    expect(await verifyAuditTrail(store)).toMatchObject({ ok: true, records: 6 });
+  });
+
+  it("links to the real predecessor when another connection appended meanwhile (the admin CLI beside the server)", async () => {
+    const server = await open("two-writers.sqlite");
+    const cli = await open("two-writers.sqlite");
+    await recordAudit(server, event("server 1"));
+    await recordAudit(cli, event("cli 1"));
+    await recordAudit(cli, event("cli 2"));
+    await recordAudit(server, event("server 2"));
+    await recordAudit(cli, event("cli 3"));
+    await recordAudit(server, event("server 3"));
+    expect(await verifyAuditTrail(server)).toMatchObject({ ok: true, records: 6 });
+    const rows = await server.listAudit({ page: { top: 10, skip: 0 } });
+    expect(rows.map((r) => r.action)).toEqual(["server 1", "cli 1", "cli 2", "server 2", "cli 3", "server 3"]);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.prev_hash).toBe(rows[i - 1]!.hash);
+  });
+
+  it("is not taken from a transaction that rolled back", async () => {
+    const store = await open("rollback.sqlite");
+    await recordAudit(store, event("kept 1"));
+    await expect(
+      store.tx(async (tx) => {
+        await recordAudit(tx, event("rolled back"));
+        throw new Error("the change failed");
+      }),
+    ).rejects.toThrow("the change failed");
+    await recordAudit(store, event("kept 2"));
+    // Concurrent records: each waits for the connection, none links to an uncommitted head.
+    await Promise.all([1, 2, 3, 4].map((i) => recordAudit(store, event(`concurrent ${i}`))));
+    expect(await verifyAuditTrail(store)).toMatchObject({ ok: true, records: 6 });
+    expect((await store.listAudit({ page: { top: 10, skip: 0 } })).map((r) => r.action)).not.toContain("rolled back");
+  });
+});
