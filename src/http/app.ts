@@ -64,7 +64,8 @@ export async function buildApp(ctx: AppContext, logger: Logger, opts: { https?: 
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     bodyLimit: ctx.config.server.bodyLimitBytes,
     genReqId: () => randomUUID(),
-    logController: new LogController({ requestIdLogLabel: "correlationId" }),
+    // One access-log line per request (written in onResponse below) instead of Fastify's two.
+    logController: new LogController({ requestIdLogLabel: "correlationId", disableRequestLogging: true }),
     rewriteUrl: (req) => normalizePath(req.url ?? "/"),
     ajv: { customOptions: { coerceTypes: "array", removeAdditional: true, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -92,11 +93,15 @@ export async function buildApp(ctx: AppContext, logger: Logger, opts: { https?: 
     done(new DomainError("unsupportedMedia", "UnsupportedMediaType", "request bodies must be application/json"), undefined);
   });
 
-  app.addHook("onSend", async (req, reply, payload) => {
+  app.addHook("onSend", (req, reply, payload, done) => {
     reply.header("x-correlation-id", req.id);
     const type = reply.getHeader("content-type");
     if (!type || String(type).startsWith("application/json")) reply.header("content-type", "application/json; charset=utf-8");
-    return payload;
+    done(null, payload);
+  });
+  app.addHook("onResponse", (req, reply, done) => {
+    req.log.info({ req, res: reply, responseTime: reply.elapsedTime }, "request completed");
+    done();
   });
 
   const authenticators: Authenticator[] = authenticatorsFor(ctx);
