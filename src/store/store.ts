@@ -82,6 +82,19 @@ const Q = {
     db.selectFrom("audit_events").select("hash").where("seq", "<", a(0)).orderBy("seq", "desc").limit(1),
   ),
   relinkAudit: new Prepared<never, [number, string, string]>((db, a) => db.updateTable("audit_events").set({ prev_hash: a(1), hash: a(2) }).where("seq", "=", a(0))),
+  takeResponseReleaseAndMove: new Prepared<never, [string, number, number, number, number, string, number | null]>((db, a) =>
+    db
+      .updateTable("requests")
+      .set({
+        responses_released: sql`responses_released + 1`,
+        status: a(4),
+        updated_at: sql`case when status = ${a(4)} and cast(${a(6)} as integer) is null then updated_at else ${a(5)} end`,
+        new_key_version: sql`coalesce(cast(${a(6)} as integer), new_key_version)`,
+      })
+      .where("uuid", "=", a(0))
+      .where("responses_released", "<", a(1))
+      .where("status", "in", [a(2), a(3)]),
+  ),
   setTwoCounters: new Prepared<never, [string, number, string, number]>((db, a) =>
     db
       .insertInto("counters")
@@ -321,6 +334,19 @@ export class Store {
   /** Atomically counts one response release while under the bound; false when the bound is reached. */
   async takeResponseRelease(uuid: string, bound: number): Promise<boolean> {
     const r = await Q.takeResponseRelease.execute(this.db, this.engine, uuid, bound);
+    return Number(r.numAffectedRows ?? 0) > 0;
+  }
+  /**
+   * The same, only while the request is in one of `from`, and in the same statement moves it to
+   * `to` (and records keyVersion when given); updated_at changes unless it was in `to` already and
+   * no key version is given. False when the bound is reached or the request is in another state.
+   */
+  async takeResponseReleaseAndMove(
+    uuid: string,
+    bound: number,
+    move: { from: [number, number]; to: number; at: string; keyVersion: number | null },
+  ): Promise<boolean> {
+    const r = await Q.takeResponseReleaseAndMove.execute(this.db, this.engine, uuid, bound, move.from[0], move.from[1], move.to, move.at, move.keyVersion);
     return Number(r.numAffectedRows ?? 0) > 0;
   }
   async listRequests(filter: {

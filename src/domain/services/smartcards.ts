@@ -221,9 +221,17 @@ export class SmartcardService {
     const bound = workflow === "OfflineUnblock" ? 1 : sc.maxResponsesPerRequest;
 
     const taken = await store.tx(async (tx) => {
-      const cur = (await tx.requestByUuid(r.uuid, true))!;
-      if (!ACTIVE_STATUSES.includes(cur.status)) throw conflict("InvalidRequestState", "keys are released only while the request is Approved or Executing");
-      const taken = await tx.takeResponseRelease(r.uuid, bound);
+      // One statement in the usual case: count the release and move the request to Executing.
+      const taken = await tx.takeResponseReleaseAndMove(r.uuid, bound, {
+        from: [RequestStatus.Approved, RequestStatus.Executing],
+        to: RequestStatus.Executing,
+        at: new Date().toISOString(),
+        keyVersion: input.kind === "key" ? version! : null,
+      });
+      if (!taken) {
+        const cur = (await tx.requestByUuid(r.uuid, true))!;
+        if (!ACTIVE_STATUSES.includes(cur.status)) throw conflict("InvalidRequestState", "keys are released only while the request is Approved or Executing");
+      }
       await recordAudit(tx, {
         actorUuid: caller.uuid,
         actorName: caller.name,
@@ -235,12 +243,6 @@ export class SmartcardService {
         outcome: taken ? "success" : "denied",
         details: { cardId, diversified, keyVersion: diversified ? version : null, ...(taken ? {} : { reason: "release bound reached" }) },
       });
-      if (taken && (cur.status === RequestStatus.Approved || input.kind === "key"))
-        await tx.updateRequest(
-          r.uuid,
-          { status: RequestStatus.Executing, updated_at: new Date().toISOString(), ...(input.kind === "key" ? { new_key_version: version! } : {}) },
-          [...ACTIVE_STATUSES],
-        );
       return taken;
     });
     // The denial is audited (committed) before it is reported.
