@@ -324,10 +324,14 @@ export class Store {
     const q = forUpdate && this.engine === "postgres" ? Q.requestByUuidForUpdate : Q.requestByUuid;
     return q.first(this.db, this.engine, uuid);
   }
-  /** Compare-and-set on status, so two racing transitions cannot both win. */
-  async updateRequest(uuid: string, patch: Updateable<RequestsTable>, expectStatus?: number[]): Promise<boolean> {
+  /**
+   * Compare-and-set on status, so two racing transitions cannot both win; `unsubmitted`: only while
+   * no certificate requests were recorded for it (csr_fingerprints is null).
+   */
+  async updateRequest(uuid: string, patch: Updateable<RequestsTable>, expectStatus?: number[], opts: { unsubmitted?: boolean } = {}): Promise<boolean> {
     let q = this.db.updateTable("requests").set(patch).where("uuid", "=", uuid);
     if (expectStatus) q = q.where("status", "in", expectStatus);
+    if (opts.unsubmitted) q = q.where("csr_fingerprints", "is", null);
     const r = await q.executeTakeFirst();
     return Number(r.numUpdatedRows) > 0;
   }

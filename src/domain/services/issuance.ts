@@ -111,16 +111,17 @@ export class IssuanceService {
     // Recorded before the answer leaves; a racing submit for the same request loses here.
     const won = await store
       .tx(async (tx) => {
-      const cur = (await tx.requestByUuid(r.uuid, true))!;
-      if (cur.csr_fingerprints !== null || !ACTIVE_STATUSES.includes(cur.status)) return false;
-      if (profile) await tx.insertProfile(profile);
-      // A lost race rolls the whole transaction back, so no certificate of ours stays half-recorded.
-      for (const row of rows) if (!(await tx.insertCertificate(row))) throw new LostRace();
-      await tx.updateRequest(
+      // Claims the request (and on PostgreSQL locks its row) only while it is active and unsubmitted.
+      const claimed = await tx.updateRequest(
         r.uuid,
         { csr_fingerprints: fingerprints, status: RequestStatus.Executing, updated_at: at, ...(profile ? { new_profile_uuid: profile.uuid } : {}) },
         [...ACTIVE_STATUSES],
+        { unsubmitted: true },
       );
+      if (!claimed) return false;
+      if (profile) await tx.insertProfile(profile);
+      // A lost race rolls the whole transaction back, so no certificate of ours stays half-recorded.
+      for (const row of rows) if (!(await tx.insertCertificate(row))) throw new LostRace();
       await recordAudit(tx, {
         actorUuid: actor.caller.uuid,
         actorName: actor.caller.name,
