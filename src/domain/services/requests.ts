@@ -229,8 +229,9 @@ export class RequestService {
     });
   }
 
-  async approvals(requestUuid: string) {
-    return this.ctx.store.approvalsOf(requestUuid);
+  /** The request's approval decisions; only a request that needed approvals was ever Pending and can have any. */
+  async approvals(r: RequestRow) {
+    return r.approvals_needed > 0 ? this.ctx.store.approvalsOf(r.uuid) : [];
   }
 
   /** One approver's decision; distinct approvers are counted in the database, once each. */
@@ -313,7 +314,8 @@ export class RequestService {
         outcome: "success",
         details: { from: statusName(cur.status), to: statusName(to) },
       });
-      return (await tx.requestByUuid(cur.uuid))!;
+      // The row as just written: the update above won against cur, and the effects leave the request alone.
+      return { ...cur, status: to, completed_at: now, updated_at: now };
     });
     if (republish) await this.ctx.ca.publishCrl();
     return result;

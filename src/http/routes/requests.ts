@@ -35,7 +35,7 @@ export function registerRequestRoutes(app: App, s: Services): void {
       if (!name) names.set(uuid, (name = s.ctx.store.userByUuid(uuid).then((u) => u?.name ?? "")));
       return name;
     };
-    return requestView(r, s.ctx.catalog.get(r.template_uuid), await s.requests.approvals(r.uuid), {
+    return requestView(r, s.ctx.catalog.get(r.template_uuid), await s.requests.approvals(r), {
       target: await nameOf(r.target_uuid),
       originator: r.originator_uuid === r.target_uuid ? undefined : await nameOf(r.originator_uuid),
     });
