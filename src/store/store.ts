@@ -1,6 +1,6 @@
 // The storage layer: one set of repositories written against Kysely, run on either engine.
 // Engine differences (row locks, binary types, pool) stay in open.ts and the `engine` flag.
-import { sql, type Kysely, type Selectable, type Insertable, type Updateable, type Transaction } from "kysely";
+import { sql, type Compilable, type Kysely, type Selectable, type Insertable, type Updateable, type Transaction } from "kysely";
 import type {
   Database,
   UsersTable,
@@ -105,6 +105,23 @@ const Q = {
       .onConflict((oc) => oc.column("name").doUpdateSet((eb) => ({ value: eb.ref("excluded.value") }))),
   ),
 };
+
+/**
+ * Inserts and updates whose column set varies by call: compiled once per shape (which columns,
+ * how many expected states), like the statements above. Undefined values are left out, as kysely does.
+ */
+const shapes = new Map<string, Prepared<never, unknown[]>>();
+function byShape(key: string, build: (db: Kysely<Database>, a: <I extends number>(i: I) => unknown) => Compilable<never>): Prepared<never, unknown[]> {
+  let p = shapes.get(key);
+  if (!p) {
+    if (shapes.size >= 500) shapes.clear();
+    shapes.set(key, (p = new Prepared<never, unknown[]>(build as never)));
+  }
+  return p;
+}
+const definedKeys = (o: object) => Object.keys(o).filter((k) => (o as Record<string, unknown>)[k] !== undefined);
+const markers = (keys: string[], a: (i: number) => unknown, from = 0) => Object.fromEntries(keys.map((k, i) => [k, a(from + i)]));
+const affected = (r: { numAffectedRows?: bigint }) => Number(r.numAffectedRows ?? 0) > 0;
 
 /** An audit record's columns in a fixed order, for the compiled inserts above. */
 type AuditValues = [string, string | null, string, string, string, string | null, string | null, string, string, string];
@@ -318,7 +335,7 @@ export class Store {
 
   // ---- requests
   async insertRequest(row: RequestRow): Promise<void> {
-    await this.db.insertInto("requests").values(row).execute();
+    await this.insertRow("requests", row, "error");
   }
   async requestByUuid(uuid: string, forUpdate = false): Promise<RequestRow | undefined> {
     const q = forUpdate && this.engine === "postgres" ? Q.requestByUuidForUpdate : Q.requestByUuid;
@@ -329,11 +346,7 @@ export class Store {
    * no certificate requests were recorded for it (csr_fingerprints is null).
    */
   async updateRequest(uuid: string, patch: Updateable<RequestsTable>, expectStatus?: number[], opts: { unsubmitted?: boolean } = {}): Promise<boolean> {
-    let q = this.db.updateTable("requests").set(patch).where("uuid", "=", uuid);
-    if (expectStatus) q = q.where("status", "in", expectStatus);
-    if (opts.unsubmitted) q = q.where("csr_fingerprints", "is", null);
-    const r = await q.executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    return this.updateRow("requests", uuid, patch, expectStatus, opts.unsubmitted);
   }
   /** Atomically counts one response release while under the bound; false when the bound is reached. */
   async takeResponseRelease(uuid: string, bound: number): Promise<boolean> {
@@ -424,12 +437,7 @@ export class Store {
    * (both unique indexes; the caller tells which by reading the request's card).
    */
   async insertSmartcard(row: SmartcardRow): Promise<boolean> {
-    const r = await this.db
-      .insertInto("smartcards")
-      .values(row)
-      .onConflict((oc) => oc.doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+    return this.insertRow("smartcards", row, "ignore");
   }
   async smartcardByUuid(uuid: string): Promise<SmartcardRow | undefined> {
     return Q.smartcardByUuid.first(this.db, this.engine, uuid);
@@ -447,10 +455,7 @@ export class Store {
     return q.orderBy("created_at", "desc").orderBy("uuid").limit(filter.page.top).offset(filter.page.skip).execute();
   }
   async updateSmartcard(uuid: string, patch: Updateable<SmartcardsTable>, expectStatus?: number[]): Promise<boolean> {
-    let q = this.db.updateTable("smartcards").set(patch).where("uuid", "=", uuid);
-    if (expectStatus) q = q.where("status", "in", expectStatus);
-    const r = await q.executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    return this.updateRow("smartcards", uuid, patch, expectStatus);
   }
 
   // ---- software profiles
@@ -479,12 +484,7 @@ export class Store {
   // ---- certificates
   /** False when the (request, template) pair already has its certificate. */
   async insertCertificate(row: CertificateRow): Promise<boolean> {
-    const r = await this.db
-      .insertInto("certificates")
-      .values(row)
-      .onConflict((oc) => oc.columns(["request_uuid", "template_name"]).doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+    return this.insertRow("certificates", row, ["request_uuid", "template_name"]);
   }
   async certificatesOfRequest(requestUuid: string): Promise<CertificateRow[]> {
     return this.db.selectFrom("certificates").selectAll().where("request_uuid", "=", requestUuid).orderBy("created_at").execute();
@@ -683,6 +683,38 @@ export class Store {
       .onConflict((oc) => oc.column("name").doUpdateSet((eb) => ({ value: eb.ref("excluded.value") })))
       .execute();
   }
+  /**
+   * Inserts one row; `onConflict`: "error" (the default of SQL), "ignore" any unique conflict, or
+   * ignore a conflict on these columns. True when the row was inserted.
+   */
+  private async insertRow(table: "requests" | "smartcards" | "certificates", row: object, onConflict: "error" | "ignore" | string[]): Promise<boolean> {
+    const keys = definedKeys(row);
+    const conflict = typeof onConflict === "string" ? onConflict : onConflict.join(",");
+    const statement = byShape(`insert ${table} ${keys.join(",")} ${conflict}`, (db, a) => {
+      const q = db.insertInto(table).values(markers(keys, a) as never);
+      if (onConflict === "error") return q;
+      return q.onConflict((oc) => (onConflict === "ignore" ? oc : oc.columns(onConflict as never)).doNothing());
+    });
+    return affected(await statement.execute(this.db, this.engine, ...keys.map((k) => (row as Record<string, unknown>)[k])));
+  }
+
+  /** Updates one row by uuid: compare-and-set on status (expectStatus), and on csr_fingerprints being null (unsubmitted). */
+  private async updateRow(table: "requests" | "smartcards", uuid: string, patch: object, expectStatus?: number[], unsubmitted?: boolean): Promise<boolean> {
+    const keys = definedKeys(patch);
+    const n = keys.length;
+    const statement = byShape(`update ${table} ${keys.join(",")} ${expectStatus?.length ?? "-"} ${!!unsubmitted}`, (db, a) => {
+      let q = db
+        .updateTable(table)
+        .set(markers(keys, a) as never)
+        .where("uuid", "=", a(n) as string);
+      if (expectStatus) q = q.where("status", "in", expectStatus.map((_, i) => a(n + 1 + i) as number));
+      if (unsubmitted) q = (q as typeof q).where("csr_fingerprints" as never, "is", null);
+      return q;
+    });
+    const values = keys.map((k) => (patch as Record<string, unknown>)[k]);
+    return affected(await statement.execute(this.db, this.engine, ...values, uuid, ...(expectStatus ?? [])));
+  }
+
   async listAudit(filter: {
     requestUuid?: string;
     actorName?: string;

@@ -69,3 +69,55 @@ describe("the directory version on SQLite", () => {
     expect(reads).toHaveBeenCalledTimes(3);
   });
 });
+
+describe("inserts and updates compiled once per shape", () => {
+  const request = (uuid: string) => ({
+    uuid,
+    type: 1,
+    workflow: "Enroll",
+    status: 3,
+    flags: 0,
+    data_collection: "[]",
+    originator_uuid: user("ann").uuid,
+    target_uuid: user("ann").uuid,
+    submitted_at: "2026-01-01T00:00:00.000Z",
+    completed_at: null,
+    new_profile_uuid: null,
+    old_profile_uuid: null,
+    new_smartcard_uuid: null,
+    old_smartcard_uuid: null,
+    priority: 0,
+    comment: "",
+    template_uuid: "97cd65fa-af4b-4587-9309-0dd6bfd8b4e1",
+    template_version: 1,
+    approvals_needed: 0,
+    responses_released: 0,
+    new_key_version: null,
+    csr_fingerprints: null,
+    revocation_reason: null,
+    updated_at: "2026-01-01T00:00:00.000Z",
+  });
+
+  it("change only what each call names, honour the expected states, and leave out undefined values", async () => {
+    const store = await open("shapes.sqlite");
+    const [a, b] = ["00000000-0000-4000-8000-0000000000b1", "00000000-0000-4000-8000-0000000000b2"];
+    await store.insertRequest(request(a));
+    await store.insertRequest(request(b));
+    await expect(store.insertRequest(request(a))).rejects.toThrow(/UNIQUE/);
+
+    expect(await store.updateRequest(a, { status: 18, updated_at: "t1" }, [3])).toBe(true);
+    expect(await store.updateRequest(b, { status: 18, updated_at: "t2" }, [3])).toBe(true);
+    expect(await store.updateRequest(a, { status: 4, updated_at: "t3" }, [3])).toBe(false); // a is Executing now
+    expect(await store.updateRequest(a, { status: 4, updated_at: "t3", comment: undefined }, [3, 18])).toBe(true);
+    expect(await store.updateRequest(b, { comment: "edited" })).toBe(true);
+    expect(await store.updateRequest(b, { csr_fingerprints: "[]" }, [18], { unsubmitted: true })).toBe(true);
+    expect(await store.updateRequest(b, { csr_fingerprints: "[\"x\"]" }, [18], { unsubmitted: true })).toBe(false);
+
+    const row = async (uuid: string) => {
+      const r = (await store.requestByUuid(uuid))!;
+      return [r.status, r.updated_at, r.comment, r.csr_fingerprints];
+    };
+    expect(await row(a)).toEqual([4, "t3", "", null]);
+    expect(await row(b)).toEqual([18, "t2", "edited", "[]"]);
+  });
+});
