@@ -312,10 +312,33 @@ function loginFailures(): Migration {
   };
 }
 
+/**
+ * The partial indexes of open requests also indexed every open request whose credential column is
+ * empty (an enrollment has no old card, no profile…): four index entries written with each new
+ * request and moved with each change of state, never read. Only rows with a value are indexed now.
+ */
+function openRequestIndexes(t: EngineTypes): Migration {
+  const columns = {
+    requests_open_old_card: "old_smartcard_uuid",
+    requests_open_new_card: "new_smartcard_uuid",
+    requests_open_old_profile: "old_profile_uuid",
+    requests_open_new_profile: "new_profile_uuid",
+  };
+  return {
+    async up(db: Kysely<any>) {
+      if (t.engine === "postgres") await sql.raw("set local statement_timeout = 0").execute(db);
+      for (const [index, column] of Object.entries(columns)) {
+        await sql.raw(`drop index ${index}`).execute(db);
+        await sql.raw(`create index ${index} on requests (${column}) where status in (3, 16, 18) and ${column} is not null`).execute(db);
+      }
+    },
+  };
+}
+
 export function migrationProvider(t: EngineTypes): MigrationProvider {
   return {
     async getMigrations() {
-      return { "0001_initial": initial(t), "0002_scale": scale(t), "0003_audit_pending": auditPending(t), "0004_sessions": sessions(), "0005_login_failures": loginFailures() };
+      return { "0001_initial": initial(t), "0002_scale": scale(t), "0003_audit_pending": auditPending(t), "0004_sessions": sessions(), "0005_login_failures": loginFailures(), "0006_open_request_indexes": openRequestIndexes(t) };
     },
   };
 }

@@ -29,6 +29,9 @@ export const LOCKS = { migrations: 7262010, startup: 7262011 } as const;
 /** …and held until the end of a transaction (`lockTransaction`). */
 export const TRANSACTION_LOCKS = { auditChain: 7262001, crlPublication: 7262002 } as const;
 
+/** Pending, Approved, Executing: the states the partial indexes of open requests cover (migrations.ts). */
+export const OPEN_REQUEST_STATUSES = [3, 16, 18] as const;
+
 /** Counters: certificate status changes made, and how many of them the newest CRL covers. */
 export const CRL_CHANGES = "crl_changes";
 export const CRL_CHANGES_PUBLISHED = "crl_changes_published";
@@ -402,20 +405,27 @@ export class Store {
     if (filter.statusIn) q = q.where("status", "in", filter.statusIn);
     return q.orderBy("submitted_at", "desc").orderBy("uuid").limit(filter.page.top).offset(filter.page.skip).execute();
   }
+  /**
+   * Requests open on a credential (Pending, Approved, Executing), through the partial indexes of
+   * open requests: each alternative names its column and the states as literals, as the indexes do,
+   * so the planner can use one index per alternative (parameters would not prove the index applies).
+   */
   async openRequestsForCredential(credentialUuid: string): Promise<RequestRow[]> {
+    return this.openRequestsQuery(credentialUuid).execute();
+  }
+  /** The query of openRequestsForCredential (its plan is tested). */
+  openRequestsQuery(credentialUuid: string) {
+    const open = sql.join(OPEN_REQUEST_STATUSES.map((s) => sql.lit(s)));
     return this.db
       .selectFrom("requests")
       .selectAll()
       .where((eb) =>
-        eb.or([
-          eb("old_smartcard_uuid", "=", credentialUuid),
-          eb("new_smartcard_uuid", "=", credentialUuid),
-          eb("old_profile_uuid", "=", credentialUuid),
-          eb("new_profile_uuid", "=", credentialUuid),
-        ]),
-      )
-      .where("status", "in", [3, 16, 18])
-      .execute();
+        eb.or(
+          (["old_smartcard_uuid", "new_smartcard_uuid", "old_profile_uuid", "new_profile_uuid"] as const).map((column) =>
+            eb.and([eb(column, "=", credentialUuid), sql<boolean>`${sql.ref("status")} in (${open})`]),
+          ),
+        ),
+      );
   }
 
   // ---- approvals
