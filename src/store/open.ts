@@ -6,6 +6,7 @@ import type { Database } from "./schema.js";
 import { migrationProvider } from "./migrations.js";
 import { Store } from "./store.js";
 import { startCheckpointer, WRITER_AUTOCHECKPOINT_PAGES } from "./sqlite-checkpointer.js";
+import { SqliteDirect } from "./sqlite-direct.js";
 
 export interface OpenOptions {
   /** `sqlite:<path>` (relative to dataDir) or `postgres://…`. */
@@ -79,6 +80,7 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
   });
   const dataVersion = sqlite.prepare("PRAGMA data_version").pluck();
   store.dataVersion = () => dataVersion.get() as number;
+  store.direct = new SqliteDirect(sqlite);
   return store;
 }
 

@@ -2,6 +2,13 @@ import type { Compilable, CompiledQuery, Kysely, QueryResult } from "kysely";
 import type { Engine } from "./store.js";
 import type { Database } from "./schema.js";
 
+/** Where a compiled statement runs: the Store (its connection or transaction). */
+export interface Runner {
+  readonly db: Kysely<Database>;
+  readonly engine: Engine;
+  runCompiled<R>(query: CompiledQuery<R>): Promise<QueryResult<R>>;
+}
+
 /**
  * A statement kysely builds and compiles once per SQL dialect, then runs with new arguments.
  * Building and compiling the same few statements again on every call was about a seventh of the
@@ -13,25 +20,25 @@ export class Prepared<R, A extends unknown[]> {
 
   constructor(private readonly build: (db: Kysely<Database>, arg: <I extends number>(i: I) => A[I]) => Compilable<R>) {}
 
-  async execute(db: Kysely<Database>, engine: Engine, ...args: A): Promise<QueryResult<R>> {
-    let entry = this.byEngine.get(engine);
+  execute(runner: Runner, ...args: A): Promise<QueryResult<R>> {
+    let entry = this.byEngine.get(runner.engine);
     if (!entry) {
-      const compiled = this.build(db, marker).compile();
+      const compiled = this.build(runner.db, marker).compile();
       const slots = compiled.parameters.map((p) => (typeof p === "string" && p.startsWith(MARK) ? Number(p.slice(MARK.length)) : -1));
       entry = { compiled, slots };
-      this.byEngine.set(engine, entry);
+      this.byEngine.set(runner.engine, entry);
     }
     const { compiled, slots } = entry;
     const parameters = compiled.parameters.map((p, i) => (slots[i]! >= 0 ? args[slots[i]!] : p));
-    return db.executeQuery<R>({ ...compiled, parameters });
+    return runner.runCompiled<R>({ ...compiled, parameters });
   }
 
-  async first(db: Kysely<Database>, engine: Engine, ...args: A): Promise<R | undefined> {
-    return (await this.execute(db, engine, ...args)).rows[0];
+  async first(runner: Runner, ...args: A): Promise<R | undefined> {
+    return (await this.execute(runner, ...args)).rows[0];
   }
 
-  async all(db: Kysely<Database>, engine: Engine, ...args: A): Promise<R[]> {
-    return (await this.execute(db, engine, ...args)).rows;
+  async all(runner: Runner, ...args: A): Promise<R[]> {
+    return (await this.execute(runner, ...args)).rows;
   }
 }
 

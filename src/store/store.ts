@@ -1,6 +1,6 @@
 // The storage layer: one set of repositories written against Kysely, run on either engine.
 // Engine differences (row locks, binary types, pool) stay in open.ts and the `engine` flag.
-import { sql, type Compilable, type Kysely, type Selectable, type Insertable, type Updateable, type Transaction } from "kysely";
+import { sql, type Compilable, type CompiledQuery, type QueryResult, type Kysely, type Selectable, type Insertable, type Updateable, type Transaction } from "kysely";
 import type {
   Database,
   UsersTable,
@@ -13,7 +13,8 @@ import type {
   AuditRecordColumns,
 } from "./schema.js";
 import { SessionStore } from "./sessions.js";
-import { Prepared } from "./prepared.js";
+import { Prepared, type Runner } from "./prepared.js";
+import type { SqliteDirect } from "./sqlite-direct.js";
 
 export type Engine = "sqlite" | "postgres";
 export type UserRow = Selectable<UsersTable>;
@@ -59,6 +60,13 @@ const Q = {
   requestByUuid: new Prepared<RequestRow, [string]>((db, a) => db.selectFrom("requests").selectAll().where("uuid", "=", a(0))),
   requestByUuidForUpdate: new Prepared<RequestRow, [string]>((db, a) => db.selectFrom("requests").selectAll().where("uuid", "=", a(0)).forUpdate()),
   smartcardByUuid: new Prepared<SmartcardRow, [string]>((db, a) => db.selectFrom("smartcards").selectAll().where("uuid", "=", a(0))),
+  smartcardByRequest: new Prepared<SmartcardRow, [string]>((db, a) => db.selectFrom("smartcards").selectAll().where("request_uuid", "=", a(0))),
+  smartcardsByCardId: new Prepared<SmartcardRow, [string]>((db, a) =>
+    db.selectFrom("smartcards").selectAll().where("card_id", "=", a(0)).orderBy("created_at", "desc"),
+  ),
+  certificatesOfRequest: new Prepared<CertificateRow, [string]>((db, a) =>
+    db.selectFrom("certificates").selectAll().where("request_uuid", "=", a(0)).orderBy("created_at"),
+  ),
   counterValue: new Prepared<{ value: number }, [string]>((db, a) => db.selectFrom("counters").select("value").where("name", "=", a(0))),
   lastAuditHash: new Prepared<{ hash: string }, []>((db) => db.selectFrom("audit_events").select("hash").orderBy("seq", "desc").limit(1)),
   approvalsOf: new Prepared<Selectable<Database["approvals"]>, [string]>((db, a) =>
@@ -155,7 +163,7 @@ function auditColumns(a: <I extends number>(i: I) => unknown) {
   };
 }
 
-export class Store {
+export class Store implements Runner {
   /** The Store outside any transaction (this one, when not in a transaction). */
   readonly root: Store;
 
@@ -175,6 +183,8 @@ export class Store {
    * connection (another process on the same file) commits. Set by openStore on the root Store.
    */
   dataVersion?: () => number;
+  /** SQLite only: runs compiled statements without kysely's connection queue where that is safe. Set by openStore on the root Store. */
+  direct?: SqliteDirect;
   private directoryWrites = 0;
   private directoryCache?: { dataVersion: number; writes: number; value: number };
 
@@ -193,6 +203,20 @@ export class Store {
     const value = await this.counterValue(DIRECTORY_VERSION);
     root.directoryCache = { dataVersion, writes, value };
     return value;
+  }
+
+  /** Runs a compiled statement on this Store's connection or transaction. */
+  runCompiled<R>(query: CompiledQuery<R>): Promise<QueryResult<R>> {
+    const direct = this.root.direct;
+    if (direct) {
+      try {
+        const result = direct.run(query, this.db);
+        if (result) return Promise.resolve(result);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return this.db.executeQuery(query);
   }
 
   /**
@@ -215,7 +239,17 @@ export class Store {
     for (let attempt = 1; ; attempt++) {
       const work = new Map<string, () => Promise<void>>();
       try {
-        const result = await this.db.transaction().execute((trx: Transaction<Database>) => fn(new Store(trx, this.engine, undefined, this.root, work)));
+        const direct = this.root.direct;
+        const result = await this.db.transaction().execute(async (trx: Transaction<Database>) => {
+          if (!direct) return fn(new Store(trx, this.engine, undefined, this.root, work));
+          // Statements of this transaction may run without the queue while its callback runs.
+          direct.owner = trx;
+          try {
+            return await fn(new Store(trx, this.engine, undefined, this.root, work));
+          } finally {
+            direct.owner = undefined;
+          }
+        });
         for (const run of work.values()) await run();
         return result;
       } catch (e) {
@@ -282,7 +316,7 @@ export class Store {
     return this.db.selectFrom("users").selectAll().where("name", "=", name).executeTakeFirst();
   }
   async userByUuid(uuid: string): Promise<UserRow | undefined> {
-    return Q.userByUuid.first(this.db, this.engine, uuid);
+    return Q.userByUuid.first(this, uuid);
   }
   async insertUser(row: Insertable<UsersTable>): Promise<void> {
     await this.db.insertInto("users").values(row).execute();
@@ -325,7 +359,7 @@ export class Store {
 
   // ---- template master secrets
   async masterSecrets(templateUuid: string): Promise<{ version: number; sealed: Buffer }[]> {
-    return Q.masterSecrets.all(this.db, this.engine, templateUuid);
+    return Q.masterSecrets.all(this, templateUuid);
   }
   async insertMasterSecret(templateUuid: string, version: number, sealed: Buffer, at: string): Promise<boolean> {
     const r = await this.db
@@ -342,7 +376,7 @@ export class Store {
   }
   async requestByUuid(uuid: string, forUpdate = false): Promise<RequestRow | undefined> {
     const q = forUpdate && this.engine === "postgres" ? Q.requestByUuidForUpdate : Q.requestByUuid;
-    return q.first(this.db, this.engine, uuid);
+    return q.first(this, uuid);
   }
   /**
    * Compare-and-set on status, so two racing transitions cannot both win; `unsubmitted`: only while
@@ -353,7 +387,7 @@ export class Store {
   }
   /** Atomically counts one response release while under the bound; false when the bound is reached. */
   async takeResponseRelease(uuid: string, bound: number): Promise<boolean> {
-    const r = await Q.takeResponseRelease.execute(this.db, this.engine, uuid, bound);
+    const r = await Q.takeResponseRelease.execute(this, uuid, bound);
     return Number(r.numAffectedRows ?? 0) > 0;
   }
   /**
@@ -366,7 +400,7 @@ export class Store {
     bound: number,
     move: { from: [number, number]; to: number; at: string; keyVersion: number | null },
   ): Promise<boolean> {
-    const r = await Q.takeResponseReleaseAndMove.execute(this.db, this.engine, uuid, bound, move.from[0], move.from[1], move.to, move.at, move.keyVersion);
+    const r = await Q.takeResponseReleaseAndMove.execute(this, uuid, bound, move.from[0], move.from[1], move.to, move.at, move.keyVersion);
     return Number(r.numAffectedRows ?? 0) > 0;
   }
   async listRequests(filter: {
@@ -438,7 +472,7 @@ export class Store {
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
   async approvalsOf(requestUuid: string): Promise<Selectable<Database["approvals"]>[]> {
-    return Q.approvalsOf.all(this.db, this.engine, requestUuid);
+    return Q.approvalsOf.all(this, requestUuid);
   }
 
   // ---- smart cards
@@ -450,13 +484,13 @@ export class Store {
     return this.insertRow("smartcards", row, "ignore");
   }
   async smartcardByUuid(uuid: string): Promise<SmartcardRow | undefined> {
-    return Q.smartcardByUuid.first(this.db, this.engine, uuid);
+    return Q.smartcardByUuid.first(this, uuid);
   }
   async smartcardByRequest(requestUuid: string): Promise<SmartcardRow | undefined> {
-    return this.db.selectFrom("smartcards").selectAll().where("request_uuid", "=", requestUuid).executeTakeFirst();
+    return Q.smartcardByRequest.first(this, requestUuid);
   }
   async smartcardsByCardId(cardId: string): Promise<SmartcardRow[]> {
-    return this.db.selectFrom("smartcards").selectAll().where("card_id", "=", cardId).orderBy("created_at", "desc").execute();
+    return Q.smartcardsByCardId.all(this, cardId);
   }
   async listSmartcards(filter: { userUuid?: string; cardId?: string; page: Page }): Promise<SmartcardRow[]> {
     let q = this.db.selectFrom("smartcards").selectAll();
@@ -497,7 +531,7 @@ export class Store {
     return this.insertRow("certificates", row, ["request_uuid", "template_name"]);
   }
   async certificatesOfRequest(requestUuid: string): Promise<CertificateRow[]> {
-    return this.db.selectFrom("certificates").selectAll().where("request_uuid", "=", requestUuid).orderBy("created_at").execute();
+    return Q.certificatesOfRequest.all(this, requestUuid);
   }
   async certificatesOfSmartcard(uuid: string): Promise<CertificateRow[]> {
     return this.db.selectFrom("certificates").selectAll().where("smartcard_uuid", "=", uuid).orderBy("created_at").execute();
@@ -579,7 +613,7 @@ export class Store {
     return Number(row.value);
   }
   async counterValue(name: string): Promise<number> {
-    const row = await Q.counterValue.first(this.db, this.engine, name);
+    const row = await Q.counterValue.first(this, name);
     return Number(row?.value ?? 0);
   }
   /** Certificate changes not yet in a published CRL (see updateCertificate). */
@@ -643,25 +677,25 @@ export class Store {
 
   // ---- audit trail
   async lastAuditHash(): Promise<string | undefined> {
-    return (await Q.lastAuditHash.first(this.db, this.engine))?.hash;
+    return (await Q.lastAuditHash.first(this))?.hash;
   }
   async insertPendingAudit(row: AuditRecordColumns): Promise<void> {
-    await Q.insertPendingAudit.execute(this.db, this.engine, ...auditValues(row));
+    await Q.insertPendingAudit.execute(this, ...auditValues(row));
   }
   /** Appends one linked record; returns its sequence number (SQLite, where records are linked as written). */
   async insertAuditEvent(row: AuditRecordColumns & { prev_hash: string; hash: string }): Promise<number> {
-    const r = await Q.insertAuditEvent.first(this.db, this.engine, ...auditValues(row), row.prev_hash, row.hash);
+    const r = await Q.insertAuditEvent.first(this, ...auditValues(row), row.prev_hash, row.hash);
     return Number(r!.seq);
   }
   /** The hash of the newest record before seq. */
   async auditHashBefore(seq: number): Promise<string | undefined> {
-    return (await Q.auditHashBefore.first(this.db, this.engine, seq))?.hash;
+    return (await Q.auditHashBefore.first(this, seq))?.hash;
   }
   async relinkAuditEvent(seq: number, prevHash: string, hash: string): Promise<void> {
-    await Q.relinkAudit.execute(this.db, this.engine, seq, prevHash, hash);
+    await Q.relinkAudit.execute(this, seq, prevHash, hash);
   }
   async setAuditHead(head: { seqCounter: string; seq: number; hashCounter: string; hashValue: number }): Promise<void> {
-    await Q.setTwoCounters.execute(this.db, this.engine, head.seqCounter, head.seq, head.hashCounter, head.hashValue);
+    await Q.setTwoCounters.execute(this, head.seqCounter, head.seq, head.hashCounter, head.hashValue);
   }
   /** Removes and returns the oldest unlinked audit records (call under the chain's lock). */
   async takePendingAudit(limit: number): Promise<AuditPendingRow[]> {
@@ -683,7 +717,7 @@ export class Store {
       return;
     }
     const seq = Math.max(...(await insert.execute()).map((r) => Number(r.seq)));
-    await Q.setTwoCounters.execute(this.db, this.engine, head.seqCounter, seq, head.hashCounter, head.hashValue);
+    await Q.setTwoCounters.execute(this, head.seqCounter, seq, head.hashCounter, head.hashValue);
   }
   /** Sets several counters in one statement. */
   async setCounters(values: Record<string, number>): Promise<void> {
@@ -705,7 +739,7 @@ export class Store {
       if (onConflict === "error") return q;
       return q.onConflict((oc) => (onConflict === "ignore" ? oc : oc.columns(onConflict as never)).doNothing());
     });
-    return affected(await statement.execute(this.db, this.engine, ...keys.map((k) => (row as Record<string, unknown>)[k])));
+    return affected(await statement.execute(this, ...keys.map((k) => (row as Record<string, unknown>)[k])));
   }
 
   /** Updates one row by uuid: compare-and-set on status (expectStatus), and on csr_fingerprints being null (unsubmitted). */
@@ -722,7 +756,7 @@ export class Store {
       return q;
     });
     const values = keys.map((k) => (patch as Record<string, unknown>)[k]);
-    return affected(await statement.execute(this.db, this.engine, ...values, uuid, ...(expectStatus ?? [])));
+    return affected(await statement.execute(this, ...values, uuid, ...(expectStatus ?? [])));
   }
 
   async listAudit(filter: {

@@ -121,3 +121,46 @@ describe("inserts and updates compiled once per shape", () => {
     expect(await row(b)).toEqual([18, "t2", "edited", "[]"]);
   });
 });
+
+describe("statements that skip kysely's connection queue (SQLite)", () => {
+  it("never run inside another request's open transaction: they wait for it, and a rollback takes none of theirs", async () => {
+    const store = await open("direct.sqlite");
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let inside!: () => void;
+    const opened = new Promise<void>((r) => (inside = r));
+    const rolledBack = store
+      .tx(async (tx) => {
+        await tx.insertUser(user("dan"));
+        inside();
+        await gate; // another request's turn comes while this transaction is open
+        throw new Error("changed my mind");
+      })
+      .catch((e: Error) => e.message);
+    await opened;
+    // Outside the open transaction: a read must not see its uncommitted row, a write must not join it.
+    const read = store.userByUuid(user("dan").uuid);
+    const written = store.insertUser(user("eve"));
+    const inTx = store.tx(async (tx) => tx.userByUuid(user("dan").uuid));
+    release();
+    expect(await rolledBack).toBe("changed my mind");
+    expect(await read).toBeUndefined();
+    await written;
+    expect(await inTx).toBeUndefined();
+    expect((await store.userByUuid(user("eve").uuid))?.name).toBe("eve");
+    expect(await store.userByUuid(user("dan").uuid)).toBeUndefined();
+  });
+
+  it("run without the queue when no transaction is open and inside the caller's own transaction", async () => {
+    const store = await open("direct-used.sqlite");
+    await store.insertUser(user("fay"));
+    const queued = vi.spyOn(store.db, "executeQuery");
+    expect((await store.userByUuid(user("fay").uuid))?.name).toBe("fay");
+    await store.tx(async (tx) => {
+      const inTx = vi.spyOn(tx.db, "executeQuery");
+      expect((await tx.userByUuid(user("fay").uuid))?.name).toBe("fay");
+      expect(inTx).not.toHaveBeenCalled();
+    });
+    expect(queued).not.toHaveBeenCalled();
+  });
+});
