@@ -57,10 +57,13 @@ export class SmartcardService {
       throw conflict("CardAlreadyBound", "another card is already bound to this request");
     }
     assertTransition(r.status, "execute");
-    const inUse = (await store.smartcardsByCardId(cardId)).find((c) =>
+    const live = (await store.smartcardsByCardId(cardId)).filter((c) =>
       [SmartcardStatus.Assigned, SmartcardStatus.Active, SmartcardStatus.Suspended].includes(c.status as 2 | 3 | 5),
     );
-    if (inUse) throw conflict("CardInUse", "this card is already in use; retire it first");
+    // A parallel call for the same request and card may have bound it since the read above.
+    const boundMeanwhile = live.find((c) => c.request_uuid === r.uuid);
+    if (boundMeanwhile) return boundMeanwhile;
+    if (live.length > 0) throw conflict("CardInUse", "this card is already in use; retire it first");
     const keyVersion = t.smartcard!.diversifyAdminKey ? (await this.ctx.masterSecrets.current(t.uuid)).version : null;
     const now = new Date().toISOString();
     const row: SmartcardRow = {
