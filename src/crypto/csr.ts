@@ -23,6 +23,17 @@ export interface ParsedCsr {
   fingerprint: string /* sha256 hex of der */;
 }
 
+/** What a certificate template asks of a request's key and signature (the template decides; see issuance). */
+export interface KeyRequirement {
+  keyAlgorithm: ParsedCsr["keyAlgorithm"];
+  keySize: number;
+  signatureHashes: readonly string[];
+}
+
+export function meetsRequirement(csr: ParsedCsr, r: KeyRequirement): boolean {
+  return csr.keyAlgorithm === r.keyAlgorithm && csr.keySize === r.keySize && r.signatureHashes.includes(csr.signatureHash);
+}
+
 // Far above any real CSR (an RSA-16384 request is ~5 KiB); bounds the work garbage can cause.
 const MAX_INPUT_CHARS = 256 * 1024;
 const MAX_RSA_BITS = 16384;

@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { CsrError, type ParsedCsr } from "./csr.js";
+import { CsrError, type KeyRequirement, type ParsedCsr } from "./csr.js";
 import type { IssueSpec } from "./issuer.js";
 
 /**
@@ -17,9 +17,16 @@ export interface PoolInit {
   chainDer: Uint8Array[];
 }
 
-type Task = { op: "csr"; text: string } | { op: "issue"; spec: IssueSpec } | { op: "issueWithChain"; spec: IssueSpec };
+type Task =
+  | { op: "csr"; text: string }
+  | { op: "issue"; spec: IssueSpec }
+  | { op: "issueWithChain"; spec: IssueSpec }
+  | { op: "issueForCsr"; text: string; requirement: KeyRequirement; spec: Omit<IssueSpec, "spkiDer"> };
 export type PoolTask = Task & { id: number };
-export type PoolReply = { id: number; value: ParsedCsr | Uint8Array | { der: Uint8Array; pkcs7: Uint8Array } } | { id: number; error: { csr: string } | { other: string } };
+type Issued = { der: Uint8Array; pkcs7: Uint8Array };
+export type PoolReply =
+  | { id: number; value: ParsedCsr | Uint8Array | Issued | { csr: ParsedCsr; der?: Uint8Array; pkcs7?: Uint8Array } }
+  | { id: number; error: { csr: string } | { other: string } };
 
 interface Pending {
   resolve(value: unknown): void;
@@ -61,8 +68,16 @@ export class IssuancePool {
 
   /** parseCsr (csr.ts) on a worker: the same result, the same CsrError messages. */
   async parseCsr(text: string): Promise<ParsedCsr> {
-    const v = (await this.run({ op: "csr", text })) as ParsedCsr;
-    return { ...v, der: asBuffer(v.der), spkiDer: asBuffer(v.spkiDer) };
+    return csrOf((await this.run({ op: "csr", text })) as ParsedCsr);
+  }
+
+  /**
+   * parseCsr(text) and, when the request's key meets the requirement, issueWithChain for that key:
+   * one trip to a worker instead of two. Without `issued` the key did not meet it and nothing was signed.
+   */
+  async issueForCsr(text: string, requirement: KeyRequirement, spec: Omit<IssueSpec, "spkiDer">): Promise<{ csr: ParsedCsr; issued?: { der: Buffer; pkcs7: Buffer } }> {
+    const v = (await this.run({ op: "issueForCsr", text, requirement, spec })) as { csr: ParsedCsr; der?: Uint8Array; pkcs7?: Uint8Array };
+    return { csr: csrOf(v.csr), ...(v.der && v.pkcs7 ? { issued: { der: asBuffer(v.der), pkcs7: asBuffer(v.pkcs7) } } : {}) };
   }
 
   /** CertificateIssuer#issue on a worker. */
@@ -130,6 +145,11 @@ export class IssuancePool {
     worker.unref();
     return slot;
   }
+}
+
+/** A ParsedCsr as it arrives from a worker (its buffers as plain Uint8Arrays). */
+function csrOf(v: ParsedCsr): ParsedCsr {
+  return { ...v, der: asBuffer(v.der), spkiDer: asBuffer(v.spkiDer) };
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

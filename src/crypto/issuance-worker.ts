@@ -1,7 +1,7 @@
 // One thread of the issuance pool (issuance-pool.ts): reads CSRs and encodes and signs
 // certificates, so that this CPU work runs beside the server's event loop instead of on it.
 import { parentPort, workerData } from "node:worker_threads";
-import { CsrError, parseCsr } from "./csr.js";
+import { CsrError, meetsRequirement, parseCsr } from "./csr.js";
 import { certsOnlyPkcs7 } from "./cms.js";
 import { CertificateIssuer, type IssueSpec } from "./issuer.js";
 import type { PoolInit, PoolReply, PoolTask } from "./issuance-pool.js";
@@ -20,6 +20,14 @@ parentPort!.on("message", (task: PoolTask) => {
   try {
     if (task.op === "csr") reply = { id: task.id, value: parseCsr(task.text) };
     else if (task.op === "issue") reply = { id: task.id, value: issue(task.spec) };
+    else if (task.op === "issueForCsr") {
+      const csr = parseCsr(task.text);
+      if (!meetsRequirement(csr, task.requirement)) reply = { id: task.id, value: { csr } };
+      else {
+        const der = issue({ ...task.spec, spkiDer: csr.spkiDer });
+        reply = { id: task.id, value: { csr, der, pkcs7: certsOnlyPkcs7([der, ...chain]) } };
+      }
+    }
     else {
       const der = issue(task.spec);
       reply = { id: task.id, value: { der, pkcs7: certsOnlyPkcs7([der, ...chain]) } };

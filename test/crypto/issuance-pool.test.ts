@@ -81,6 +81,40 @@ describe("issuance pool", () => {
     expect(printed).toContain("subject=CN = with-chain");
   });
 
+  it("reads a CSR and issues for its key in one trip, only when the key meets the requirement", async () => {
+    const pool = poolFor(rsa);
+    const parsed = parseCsr(WINDOWS_CSR); // RSA 2048, signed with SHA-1
+    const { spkiDer: _, ...spec } = userSpec("one-trip", parsed.spkiDer);
+    const met = await pool.issueForCsr(WINDOWS_CSR, { keyAlgorithm: "RSA", keySize: 2048, signatureHashes: ["SHA256", "SHA1"] }, spec);
+    expect(met.csr).toEqual(parsed);
+    const expected = await rsa.issuer.issue({ ...spec, spkiDer: parsed.spkiDer });
+    expect(met.issued!.der.equals(expected)).toBe(true);
+    expect(met.issued!.pkcs7.equals(certsOnlyPkcs7([expected, rsa.material.issuing.certDer, rsa.material.root.certDer]))).toBe(true);
+    sandbox.writePem("root.pem", rsa.material.root.certDer);
+    sandbox.writePem("issuing.pem", rsa.material.issuing.certDer);
+    sandbox.writePem("one-trip.pem", met.issued!.der);
+    expect(sandbox.ok(["verify", "-CAfile", "root.pem", "-untrusted", "issuing.pem", "one-trip.pem"])).toContain("one-trip.pem: OK");
+
+    for (const requirement of [
+      { keyAlgorithm: "RSA" as const, keySize: 2048, signatureHashes: ["SHA256"] },
+      { keyAlgorithm: "RSA" as const, keySize: 3072, signatureHashes: ["SHA1"] },
+      { keyAlgorithm: "ECDSA_P256" as const, keySize: 256, signatureHashes: ["SHA1"] },
+    ]) {
+      const unmet = await pool.issueForCsr(WINDOWS_CSR, requirement, spec);
+      expect(unmet.csr).toEqual(parsed);
+      expect(unmet.issued).toBeUndefined();
+    }
+    const bad = await pool.issueForCsr("AAAA", { keyAlgorithm: "RSA", keySize: 2048, signatureHashes: ["SHA1"] }, spec).catch((e: unknown) => e as Error);
+    expect(bad).toBeInstanceOf(CsrError);
+    expect(bad.message).toBe((() => {
+      try {
+        parseCsr("AAAA");
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })());
+  });
+
   it("signs ECDSA certificates that verify under the issuing key", async () => {
     const pool = poolFor(p256);
     const spki = parseCsr(WINDOWS_CSR).spkiDer;

@@ -6,7 +6,7 @@ import { CRL_CHANGES, CRL_CHANGES_PUBLISHED, type Store } from "../../store/stor
 import { createCaMaterial } from "../../crypto/ca.js";
 import { CertificateIssuer, type IssueSpec } from "../../crypto/issuer.js";
 import { IssuancePool } from "../../crypto/issuance-pool.js";
-import type { ParsedCsr } from "../../crypto/csr.js";
+import type { KeyRequirement, ParsedCsr } from "../../crypto/csr.js";
 import { buildCrl } from "../../crypto/crl.js";
 import { open, seal } from "../../crypto/envelope.js";
 
@@ -76,6 +76,11 @@ export class CertificateAuthority {
   /** Reads and verifies a PKCS#10 request on a worker thread; rejects with a CsrError for the caller. */
   parseCsr(text: string): Promise<ParsedCsr> {
     return this.pool.parseCsr(text);
+  }
+
+  /** parseCsr, and issueWithChain for the request's key when it meets the requirement: one worker trip. */
+  issueForCsr(text: string, requirement: KeyRequirement, spec: Omit<IssueSpec, "spkiDer">): Promise<{ csr: ParsedCsr; issued?: { der: Buffer; pkcs7: Buffer } }> {
+    return this.pool.issueForCsr(text, requirement, spec);
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,7 @@ import { ACTIVE_STATUSES } from "../request-lifecycle.js";
 import { clientKeyedCertificates, isSmartcardTemplate, serverKeyedCertificates, type ProfileTemplate } from "../templates.js";
 import { renderSubject, sanOf, subjectText, userAttributes, x509KeyUsages, type UserAttributes } from "../subject.js";
 import { CsrError, type ParsedCsr } from "../../crypto/csr.js";
+import type { IssueSpec } from "../../crypto/issuer.js";
 import { randomSerial } from "../../crypto/ca.js";
 import { nameText } from "../../crypto/name.js";
 import { certsOnlyPkcs7 } from "../../crypto/cms.js";
@@ -40,7 +41,6 @@ const archiveAad = (serial: string) => `openclm:archived-key:${serial}`;
 
 interface Pending {
   template: CertificateTemplateConfig;
-  spkiDer: Buffer;
   csr?: ParsedCsr;
   keyPkcs8Der?: Buffer;
 }
@@ -70,35 +70,46 @@ export class IssuanceService {
     if (body.certificateRequests.length !== clientTemplates.length)
       throw badInput("WrongCsrCount", `certificaterequests: expected ${clientTemplates.length} request(s), one per generation option, got ${body.certificateRequests.length}`);
     if (serverTemplates.length > 0) requirePfxPassword(body.pfxPassword);
-    const csrs = await Promise.all(
-      body.certificateRequests.map((text, i) =>
-        this.ctx.ca.parseCsr(text).catch((e: unknown) => {
-          if (e instanceof CsrError) throw badInput("InvalidCsr", `certificaterequests[${i}]: ${e.message}`);
-          throw e;
-        }),
-      ),
-    );
-    const fingerprints = JSON.stringify(csrs.map((c) => c.fingerprint));
-    if (r.csr_fingerprints !== null) return this.previousAnswer(r, fingerprints, body.pfxPassword);
-    csrs.forEach((csr, i) => checkCsrAgainstTemplate(csr, clientTemplates[i]!, i));
+    // A repeated submit: the same CSRs get the recorded answer; nothing is signed again.
+    if (r.csr_fingerprints !== null) {
+      const csrs = await Promise.all(body.certificateRequests.map((text, i) => readCsr(this.ctx.ca.parseCsr(text), i)));
+      return this.previousAnswer(r, fingerprintsOf(csrs), body.pfxPassword);
+    }
     let cardUuid: string | null = null;
     if (isSmartcardTemplate(t)) {
       cardUuid = r.new_smartcard_uuid;
       if (!cardUuid) throw conflict("NoCardBound", "bind a smart card to the request (POST /smartcards) before submitting certificate requests");
     }
-
-    const pending: Pending[] = [
-      ...csrs.map((csr, i) => ({ template: clientTemplates[i]!, spkiDer: csr.spkiDer, csr })),
-      ...(await Promise.all(
-        serverTemplates.map(async (ct) => {
-          const kp = await generateKeyPair(ct.keyAlgorithm, ct.keySize);
-          return { template: ct, spkiDer: kp.spkiDer, keyPkcs8Der: kp.pkcs8Der };
-        }),
-      )),
-    ];
     const user = await this.targetAttributes(r);
     const validityCap = workflow === "TemporaryEnroll" ? t.temporaryValidityDays : Infinity;
-    const issued = await Promise.all(pending.map((p) => this.sign(p, user, validityCap)));
+
+    // Each CSR is read, verified and — when its key is what the template asks for — signed in one
+    // trip to an issuance worker; the template's verdict on the key is given here, with its message.
+    const clientKeyed = await Promise.all(
+      clientTemplates.map(async (ct, i) => {
+        const plan = this.plan(ct, user, validityCap);
+        const requirement = { keyAlgorithm: ct.keyAlgorithm, keySize: ct.keySize, signatureHashes: ct.hashAlgorithms };
+        return { plan, ...(await readCsr(this.ctx.ca.issueForCsr(body.certificateRequests[i]!, requirement, plan.spec), i)) };
+      }),
+    );
+    clientKeyed.forEach(({ csr }, i) => checkCsrAgainstTemplate(csr, clientTemplates[i]!, i));
+    const fingerprints = fingerprintsOf(clientKeyed.map((c) => c.csr));
+    const serverKeyed = await Promise.all(
+      serverTemplates.map(async (ct) => {
+        const kp = await generateKeyPair(ct.keyAlgorithm, ct.keySize);
+        const plan = this.plan(ct, user, validityCap);
+        return { plan, keyPkcs8Der: kp.pkcs8Der, issued: await this.ctx.ca.issueWithChain({ ...plan.spec, spkiDer: kp.spkiDer }) };
+      }),
+    );
+    const pending: Pending[] = [
+      ...clientKeyed.map(({ csr }, i) => ({ template: clientTemplates[i]!, csr })),
+      ...serverKeyed.map(({ keyPkcs8Der }, i) => ({ template: serverTemplates[i]!, keyPkcs8Der })),
+    ];
+    const issued = [...clientKeyed, ...serverKeyed].map(({ plan, issued }, i) => {
+      // The worker signs only keys that meet the template's requirement, which checkCsrAgainstTemplate has just confirmed.
+      if (!issued) throw new Error(`certificate ${i} of the request was not issued`);
+      return { p: pending[i]!, ...issued, serial: plan.serial, facts: plan.facts };
+    });
 
     const at = new Date().toISOString();
     let profile: ProfileRow | undefined;
@@ -194,8 +205,8 @@ export class IssuanceService {
     ]);
   }
 
-  private async sign(p: Pending, user: UserAttributes, validityCapDays: number) {
-    const ct = p.template;
+  /** What a certificate of template ct for the user will say, all but its key: serial, names, validity, extensions. */
+  private plan(ct: CertificateTemplateConfig, user: UserAttributes, validityCapDays: number) {
     const now = Date.now();
     const base = this.ctx.publicBaseUrl.replace(/\/$/, "");
     const serial = randomSerial();
@@ -205,19 +216,18 @@ export class IssuanceService {
       notBefore: new Date(now - CLOCK_SKEW_MS),
       notAfter: new Date(Math.min(now + days * 86_400_000, this.ctx.ca.issuingNotAfter.getTime())),
     });
-    const { der, pkcs7 } = await this.ctx.ca.issueWithChain({
+    const spec: Omit<IssueSpec, "spkiDer"> = {
       serial,
       subject,
-      spkiDer: p.spkiDer,
       ...validity,
       keyUsage: x509KeyUsages(ct),
       extendedKeyUsages: ct.extendedKeyUsages,
       san: sanOf(ct, user),
       crlDistributionPoint: `${base}/CertificateManagement/api/v1.0/ca/crl`,
       caIssuersUrl: `${base}/CertificateManagement/api/v1.0/ca/issuer.cer`,
-    });
-    // The record's text fields come from what was encoded rather than from parsing it back.
-    return { p, der, pkcs7, serial, facts: { subject: nameText(subject), issuer: this.ctx.ca.issuerName, ...validity } };
+    };
+    // The record's text fields come from what is encoded rather than from parsing it back.
+    return { spec, serial, facts: { subject: nameText(subject), issuer: this.ctx.ca.issuerName, ...validity } };
   }
 
   /** `pkcs7`: the one the issuance worker built with the certificate, else built here. */
@@ -245,6 +255,16 @@ export class IssuanceService {
     return userAttributes({ name: u.name, displayName: u.display_name, email: u.email, upn: u.upn });
   }
 }
+
+/** A CSR read on a worker; its CsrError becomes the API caller's 400, naming which request it was. */
+function readCsr<T>(reading: Promise<T>, i: number): Promise<T> {
+  return reading.catch((e: unknown) => {
+    if (e instanceof CsrError) throw badInput("InvalidCsr", `certificaterequests[${i}]: ${e.message}`);
+    throw e;
+  });
+}
+
+const fingerprintsOf = (csrs: ParsedCsr[]) => JSON.stringify(csrs.map((c) => c.fingerprint));
 
 function requirePfxPassword(password: string | undefined): void {
   if (!password) throw badInput("PfxPasswordRequired", "pfxpassword: required to protect the server-generated private key");
