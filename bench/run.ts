@@ -34,11 +34,11 @@ const USER = { user: "alice", password: "alice" };
 
 const HELP = `npm run bench -- [options]
 
-  --quick              short run (warm-up 2 s, 5 s per measured phase; under 2 minutes)
+  --quick              short run (warm-up 5 s, 5 s per measured phase; under 2 minutes)
   --json               print one JSON object as the last line of output
   --concurrency N      concurrent virtual clients (default 8)
   --duration S         measured seconds per phase (default 30, quick 5)
-  --warmup S           warm-up seconds before each measured phase (default 10, quick 2)
+  --warmup S           warm-up seconds before each measured phase (default 10, quick 5)
   --database URL       postgres://user@host:port/db — the bench creates and drops its own
                        database openclm_bench_<random> on that server (default: SQLite in a temp dir)
   --profile            run the server with --cpu-prof; print where the .cpuprofile files are and
@@ -118,7 +118,7 @@ function parseOptions(): Options {
     json: values.json!,
     concurrency,
     duration: num(values.duration, "duration", quick ? 5 : 30, 1, 3600),
-    warmup: num(values.warmup, "warmup", quick ? 2 : 10, 0, 600),
+    warmup: num(values.warmup, "warmup", quick ? 5 : 10, 0, 600),
     boundSeconds: quick ? 1 : 2,
     database: values.database,
     profile: values.profile!,
