@@ -106,6 +106,19 @@ const Q = {
       .where("responses_released", "<", a(1))
       .where("status", "in", [a(2), a(3)]),
   ),
+  /** takeResponseReleaseAndMove for a request already in the target state: status is not written, so no index of it changes. */
+  takeResponseReleaseStaying: new Prepared<never, [string, number, number, string, number | null]>((db, a) =>
+    db
+      .updateTable("requests")
+      .set({
+        responses_released: sql`responses_released + 1`,
+        updated_at: sql`case when cast(${a(4)} as integer) is null then updated_at else ${a(3)} end`,
+        new_key_version: sql`coalesce(cast(${a(4)} as integer), new_key_version)`,
+      })
+      .where("uuid", "=", a(0))
+      .where("responses_released", "<", a(1))
+      .where("status", "=", a(2)),
+  ),
   setTwoCounters: new Prepared<never, [string, number, string, number]>((db, a) =>
     db
       .insertInto("counters")
@@ -399,9 +412,11 @@ export class Store implements Runner {
     uuid: string,
     bound: number,
     move: { from: [number, number]; to: number; at: string; keyVersion: number | null },
+    /** The status the caller last read: when it is `to` already, the status column is left alone (no index moves). */
+    current?: number,
   ): Promise<boolean> {
-    const r = await Q.takeResponseReleaseAndMove.execute(this, uuid, bound, move.from[0], move.from[1], move.to, move.at, move.keyVersion);
-    return Number(r.numAffectedRows ?? 0) > 0;
+    if (current === move.to && affected(await Q.takeResponseReleaseStaying.execute(this, uuid, bound, move.to, move.at, move.keyVersion))) return true;
+    return affected(await Q.takeResponseReleaseAndMove.execute(this, uuid, bound, move.from[0], move.from[1], move.to, move.at, move.keyVersion));
   }
   async listRequests(filter: {
     visibleTo?: string;

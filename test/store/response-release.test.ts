@@ -72,6 +72,30 @@ describe("counting a response release and moving the request in one statement", 
     expect(await row()).toEqual({ status: RequestStatus.Executing, released: 3, updated: "2026-01-01T00:00:03.000Z", keyVersion: 7 });
   });
 
+  it("answers the same when told the request is Executing already (status then not written), and falls back when that is stale", async () => {
+    const uuid = "00000000-0000-4000-8000-0000000000a3";
+    await store.insertRequest(request(uuid));
+    const row = async () => {
+      const r = (await store.requestByUuid(uuid))!;
+      return { status: r.status, released: r.responses_released, updated: r.updated_at, keyVersion: r.new_key_version };
+    };
+    // Told Executing while it is still Approved: the release still counts and moves it.
+    expect(await store.takeResponseReleaseAndMove(uuid, 3, move("2026-01-01T00:00:01.000Z", null), RequestStatus.Executing)).toBe(true);
+    expect(await row()).toEqual({ status: RequestStatus.Executing, released: 1, updated: "2026-01-01T00:00:01.000Z", keyVersion: null });
+    expect(await store.takeResponseReleaseAndMove(uuid, 3, move("2026-01-01T00:00:02.000Z", null), RequestStatus.Executing)).toBe(true);
+    expect(await row()).toEqual({ status: RequestStatus.Executing, released: 2, updated: "2026-01-01T00:00:01.000Z", keyVersion: null });
+    expect(await store.takeResponseReleaseAndMove(uuid, 3, move("2026-01-01T00:00:03.000Z", 7), RequestStatus.Executing)).toBe(true);
+    expect(await row()).toEqual({ status: RequestStatus.Executing, released: 3, updated: "2026-01-01T00:00:03.000Z", keyVersion: 7 });
+    expect(await store.takeResponseReleaseAndMove(uuid, 3, move("2026-01-01T00:00:04.000Z", 8), RequestStatus.Executing)).toBe(false);
+    expect(await row()).toEqual({ status: RequestStatus.Executing, released: 3, updated: "2026-01-01T00:00:03.000Z", keyVersion: 7 });
+    // Told Executing after it was completed: refused, untouched.
+    const done = "00000000-0000-4000-8000-0000000000a4";
+    await store.insertRequest({ ...request(done), status: RequestStatus.Completed });
+    expect(await store.takeResponseReleaseAndMove(done, 16, move("2026-01-01T00:00:05.000Z", 1), RequestStatus.Executing)).toBe(false);
+    const r = (await store.requestByUuid(done))!;
+    expect([r.status, r.responses_released, r.updated_at, r.new_key_version]).toEqual([RequestStatus.Completed, 0, T0, null]);
+  });
+
   it("leaves a request in another state alone", async () => {
     const uuid = "00000000-0000-4000-8000-0000000000a2";
     await store.insertRequest({ ...request(uuid), status: RequestStatus.Completed });

@@ -125,7 +125,13 @@ export class IssuanceService {
       // Claims the request (and on PostgreSQL locks its row) only while it is active and unsubmitted.
       const claimed = await tx.updateRequest(
         r.uuid,
-        { csr_fingerprints: fingerprints, status: RequestStatus.Executing, updated_at: at, ...(profile ? { new_profile_uuid: profile.uuid } : {}) },
+        {
+          csr_fingerprints: fingerprints,
+          // Already Executing (a card was bound): the status is not written again, so none of its indexes move.
+          ...(r.status === RequestStatus.Executing ? {} : { status: RequestStatus.Executing }),
+          updated_at: at,
+          ...(profile ? { new_profile_uuid: profile.uuid } : {}),
+        },
         [...ACTIVE_STATUSES],
         { unsubmitted: true },
       );

@@ -225,12 +225,13 @@ export class SmartcardService {
 
     const taken = await store.tx(async (tx) => {
       // One statement in the usual case: count the release and move the request to Executing.
-      const taken = await tx.takeResponseReleaseAndMove(r.uuid, bound, {
-        from: [RequestStatus.Approved, RequestStatus.Executing],
+      const move = {
+        from: [RequestStatus.Approved, RequestStatus.Executing] as [number, number],
         to: RequestStatus.Executing,
         at: new Date().toISOString(),
         keyVersion: input.kind === "key" ? version! : null,
-      });
+      };
+      const taken = await tx.takeResponseReleaseAndMove(r.uuid, bound, move, r.status);
       if (!taken) {
         const cur = (await tx.requestByUuid(r.uuid, true))!;
         if (!ACTIVE_STATUSES.includes(cur.status)) throw conflict("InvalidRequestState", "keys are released only while the request is Approved or Executing");
