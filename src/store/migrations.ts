@@ -335,10 +335,33 @@ function openRequestIndexes(t: EngineTypes): Migration {
   };
 }
 
+/**
+ * Certificate indexes that every issuance wrote an entry into although only some certificates have
+ * a value there: a smart card's certificates have no profile, a software profile's no card, and a
+ * valid certificate no revocation time. Each such entry was a page more to write per certificate;
+ * only rows with a value are indexed now (every query on these columns names a value, which implies it).
+ */
+function certificateIndexes(t: EngineTypes): Migration {
+  const indexes = {
+    certificates_smartcard: { columns: "smartcard_uuid", where: "smartcard_uuid is not null" },
+    certificates_profile: { columns: "profile_uuid", where: "profile_uuid is not null" },
+    certificates_revoked: { columns: "status, revoked_at", where: "revoked_at is not null" },
+  };
+  return {
+    async up(db: Kysely<any>) {
+      if (t.engine === "postgres") await sql.raw("set local statement_timeout = 0").execute(db);
+      for (const [index, { columns, where }] of Object.entries(indexes)) {
+        await sql.raw(`drop index ${index}`).execute(db);
+        await sql.raw(`create index ${index} on certificates (${columns}) where ${where}`).execute(db);
+      }
+    },
+  };
+}
+
 export function migrationProvider(t: EngineTypes): MigrationProvider {
   return {
     async getMigrations() {
-      return { "0001_initial": initial(t), "0002_scale": scale(t), "0003_audit_pending": auditPending(t), "0004_sessions": sessions(), "0005_login_failures": loginFailures(), "0006_open_request_indexes": openRequestIndexes(t) };
+      return { "0001_initial": initial(t), "0002_scale": scale(t), "0003_audit_pending": auditPending(t), "0004_sessions": sessions(), "0005_login_failures": loginFailures(), "0006_open_request_indexes": openRequestIndexes(t), "0007_certificate_indexes": certificateIndexes(t) };
     },
   };
 }

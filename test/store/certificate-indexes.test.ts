@@ -1,0 +1,79 @@
+// Runs on the engine of the pass (test/run-engines.mjs): SQLite, then PostgreSQL.
+// The certificate indexes hold only rows with a value (migration 0007); the store's lookups by card,
+// by profile and of revoked certificates must still find them through those indexes.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openStore } from "../../src/store/open.js";
+import type { CertificateRow, Store } from "../../src/store/store.js";
+import { ENGINE, ensureTestDatabase, testDatabaseName } from "../helpers/server.js";
+
+const dir = mkdtempSync(join(tmpdir(), "openclm-cert-indexes-"));
+let store: Store;
+beforeAll(async () => {
+  const url = ENGINE === "postgres" ? await ensureTestDatabase(testDatabaseName(dir)) : "sqlite:certs.sqlite";
+  store = await openStore({ url, dataDir: dir });
+});
+afterAll(async () => {
+  await store?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+const cert = (n: number, where: Partial<CertificateRow>): CertificateRow => ({
+  serial: `0${n}`.padStart(32, "0"),
+  request_uuid: id(100 + n),
+  smartcard_uuid: null,
+  profile_uuid: null,
+  user_uuid: id(1),
+  template_name: "VPN",
+  der: Buffer.from([0x30, 0x00]),
+  thumbprint: String(n).padStart(40, "0"),
+  subject: "CN=alice",
+  issuer: "CN=CA",
+  not_before: "2026-01-01T00:00:00.000Z",
+  not_after: "2027-01-01T00:00:00.000Z",
+  status: 0,
+  revoked_at: null,
+  revocation_reason: null,
+  archived_key: null,
+  csr_fingerprint: null,
+  created_at: `2026-01-01T00:00:${String(n).padStart(2, "0")}.000Z`,
+  ...where,
+});
+
+async function plan(text: string): Promise<string> {
+  if (ENGINE === "sqlite") {
+    const rows = await sql.raw<{ detail: string }>(`explain query plan ${text}`).execute(store.db);
+    return rows.rows.map((r) => r.detail).join("\n");
+  }
+  // With scans priced out, the plan shows whether the partial index applies to the query at all.
+  return store.db.transaction().execute(async (trx) => {
+    await sql.raw("set local enable_seqscan = off").execute(trx);
+    const rows = await sql.raw<{ "QUERY PLAN": string }>(`explain ${text}`).execute(trx);
+    return rows.rows.map((r) => r["QUERY PLAN"]).join("\n");
+  });
+}
+
+describe("certificate indexes of rows with a value", () => {
+  it("answer the lookups by card, by profile and of revoked certificates", async () => {
+    await store.insertCertificate(cert(1, { smartcard_uuid: id(900) }));
+    await store.insertCertificate(cert(2, { smartcard_uuid: id(900), status: 1, revoked_at: "2026-02-01T00:00:00.000Z", revocation_reason: 5 }));
+    await store.insertCertificate(cert(3, { profile_uuid: id(901) }));
+    await store.insertCertificate(cert(4, { smartcard_uuid: id(902) }));
+    expect((await store.certificatesOfSmartcard(id(900))).map((c) => c.serial)).toEqual([cert(1, {}).serial, cert(2, {}).serial]);
+    expect((await store.certificatesOfProfile(id(901))).map((c) => c.serial)).toEqual([cert(3, {}).serial]);
+    expect(await store.revokedCertificates()).toEqual([{ serial: cert(2, {}).serial, revoked_at: "2026-02-01T00:00:00.000Z", revocation_reason: 5 }]);
+  });
+
+  it("are the ones the planner uses for those lookups (the queries as store.ts writes them)", async () => {
+    const card = `'${id(900)}'`;
+    expect(await plan(`select * from certificates where smartcard_uuid = ${card} order by created_at`)).toContain("certificates_smartcard");
+    expect(await plan(`select * from certificates where profile_uuid = ${card} order by created_at`)).toContain("certificates_profile");
+    expect(await plan("select serial, revoked_at, revocation_reason from certificates where status in (1, 2, 4) and revoked_at is not null order by revoked_at")).toContain(
+      "certificates_revoked",
+    );
+  });
+});
