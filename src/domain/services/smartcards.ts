@@ -217,8 +217,9 @@ export class SmartcardService {
     }
     // The diversified key released is the one the card should now get (current master secret
     // version); a diversified response uses the key the card holds (its recorded version).
-    const current = diversified ? await this.ctx.masterSecrets.current(t.uuid) : undefined;
-    const version = input.kind === "key" ? current!.version : (card.key_version ?? current?.version);
+    // The current version is read only when it decides: for the key, or a card with no recorded version.
+    const current = () => this.ctx.masterSecrets.current(t.uuid).then((c) => c.version);
+    const version = !diversified ? undefined : input.kind === "key" ? await current() : (card.key_version ?? (await current()));
     const key = diversified ? await this.derivedKey(t, card, version!) : parseAdminKeyHex(sc.defaultAdminKeyHex);
     // Offline unblock answers one challenge read out over the phone, whoever started the request.
     const bound = workflow === "OfflineUnblock" ? 1 : sc.maxResponsesPerRequest;
