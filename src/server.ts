@@ -2,7 +2,8 @@
 import "reflect-metadata";
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
+import { serverLogger } from "./logging.js";
 import type { OpenClmConfig } from "./config/types.js";
 import { loadKek } from "./crypto/envelope.js";
 import { openStore } from "./store/open.js";
@@ -36,7 +37,7 @@ export interface RunningServer {
 }
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
-  const logger = opts.logger ?? pino({ level: process.env.OPENCLM_LOG_LEVEL ?? "info" });
+  const logger = opts.logger ?? serverLogger(process.env.OPENCLM_LOG_LEVEL ?? "info");
   // Unusable certificate files stop start-up before anything is created.
   const tlsFiles = opts.config.server.tls && !("self" in opts.config.server.tls) ? loadTlsFiles(opts.config.server.tls.certFile, opts.config.server.tls.keyFile) : undefined;
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
