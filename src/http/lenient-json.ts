@@ -27,6 +27,13 @@ export function stripTrailingCommas(text: string): string {
 
 export function parseLenientJson(text: string): unknown {
   if (text.trim() === "") return {};
+  // Strict JSON first: a trailing comma makes JSON.parse fail, so a body it accepts has none to strip
+  // (walking a 2 KB body character by character cost 13 us, JSON.parse 1).
+  try {
+    return JSON.parse(text);
+  } catch {
+    // one of the non-strict forms, or garbage
+  }
   try {
     return JSON.parse(stripTrailingCommas(text));
   } catch {
