@@ -1,26 +1,13 @@
 // Runs on the engine of the pass (test/run-engines.mjs): SQLite, then PostgreSQL.
 // The certificate indexes hold only rows with a value (migration 0007); the store's lookups by card,
 // by profile and of revoked certificates must still find them through those indexes.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openStore } from "../../src/store/open.js";
-import type { CertificateRow, Store } from "../../src/store/store.js";
-import { ENGINE, ensureTestDatabase, testDatabaseName } from "../helpers/server.js";
+import { describe, expect, it } from "vitest";
+import type { CertificateRow } from "../../src/store/store.js";
+import { ENGINE } from "../helpers/server.js";
+import { storeOfThisPass } from "../helpers/store.js";
 
-const dir = mkdtempSync(join(tmpdir(), "openclm-cert-indexes-"));
-let store: Store;
-beforeAll(async () => {
-  const url = ENGINE === "postgres" ? await ensureTestDatabase(testDatabaseName(dir)) : "sqlite:certs.sqlite";
-  store = await openStore({ url, dataDir: dir });
-});
-afterAll(async () => {
-  await store?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
+const pass = storeOfThisPass("cert-indexes");
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
 const cert = (n: number, where: Partial<CertificateRow>): CertificateRow => ({
   serial: `0${n}`.padStart(32, "0"),
@@ -46,11 +33,11 @@ const cert = (n: number, where: Partial<CertificateRow>): CertificateRow => ({
 
 async function plan(text: string): Promise<string> {
   if (ENGINE === "sqlite") {
-    const rows = await sql.raw<{ detail: string }>(`explain query plan ${text}`).execute(store.db);
+    const rows = await sql.raw<{ detail: string }>(`explain query plan ${text}`).execute(pass.store.db);
     return rows.rows.map((r) => r.detail).join("\n");
   }
   // With scans priced out, the plan shows whether the partial index applies to the query at all.
-  return store.db.transaction().execute(async (trx) => {
+  return pass.store.db.transaction().execute(async (trx) => {
     await sql.raw("set local enable_seqscan = off").execute(trx);
     const rows = await sql.raw<{ "QUERY PLAN": string }>(`explain ${text}`).execute(trx);
     return rows.rows.map((r) => r["QUERY PLAN"]).join("\n");
@@ -59,16 +46,16 @@ async function plan(text: string): Promise<string> {
 
 describe("certificate indexes of rows with a value", () => {
   it("answer the lookups by card, by profile and of revoked certificates", async () => {
-    await store.insertCertificate(cert(1, { smartcard_uuid: id(900) }));
-    await store.insertCertificate(cert(2, { smartcard_uuid: id(900), status: 1, revoked_at: "2026-02-01T00:00:00.000Z", revocation_reason: 5 }));
-    await store.insertCertificate(cert(3, { profile_uuid: id(901) }));
-    await store.insertCertificate(cert(4, { smartcard_uuid: id(902) }));
-    expect((await store.certificatesOfSmartcard(id(900))).map((c) => c.serial)).toEqual([cert(1, {}).serial, cert(2, {}).serial]);
-    expect((await store.certificatesOfProfile(id(901))).map((c) => c.serial)).toEqual([cert(3, {}).serial]);
-    expect(await store.revokedCertificates()).toEqual([{ serial: cert(2, {}).serial, revoked_at: "2026-02-01T00:00:00.000Z", revocation_reason: 5 }]);
+    await pass.store.insertCertificate(cert(1, { smartcard_uuid: id(900) }));
+    await pass.store.insertCertificate(cert(2, { smartcard_uuid: id(900), status: 1, revoked_at: "2026-02-01T00:00:00.000Z", revocation_reason: 5 }));
+    await pass.store.insertCertificate(cert(3, { profile_uuid: id(901) }));
+    await pass.store.insertCertificate(cert(4, { smartcard_uuid: id(902) }));
+    expect((await pass.store.certificatesOfSmartcard(id(900))).map((c) => c.serial)).toEqual([cert(1, {}).serial, cert(2, {}).serial]);
+    expect((await pass.store.certificatesOfProfile(id(901))).map((c) => c.serial)).toEqual([cert(3, {}).serial]);
+    expect(await pass.store.revokedCertificates()).toEqual([{ serial: cert(2, {}).serial, revoked_at: "2026-02-01T00:00:00.000Z", revocation_reason: 5 }]);
   });
 
-  it("are the ones the planner uses for those lookups (the queries as store.ts writes them)", async () => {
+  it("are the ones the planner uses for those lookups (the queries as pass.store.ts writes them)", async () => {
     const card = `'${id(900)}'`;
     expect(await plan(`select * from certificates where smartcard_uuid = ${card} order by created_at`)).toContain("certificates_smartcard");
     expect(await plan(`select * from certificates where profile_uuid = ${card} order by created_at`)).toContain("certificates_profile");

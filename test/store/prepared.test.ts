@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { openStore } from "../../src/store/open.js";
 import { DIRECTORY_VERSION, type Store } from "../../src/store/store.js";
+import { requestRow } from "../helpers/store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "openclm-prepared-"));
 const stores: Store[] = [];
@@ -71,32 +72,7 @@ describe("the directory version on SQLite", () => {
 });
 
 describe("inserts and updates compiled once per shape", () => {
-  const request = (uuid: string) => ({
-    uuid,
-    type: 1,
-    workflow: "Enroll",
-    status: 3,
-    flags: 0,
-    data_collection: "[]",
-    originator_uuid: user("ann").uuid,
-    target_uuid: user("ann").uuid,
-    submitted_at: "2026-01-01T00:00:00.000Z",
-    completed_at: null,
-    new_profile_uuid: null,
-    old_profile_uuid: null,
-    new_smartcard_uuid: null,
-    old_smartcard_uuid: null,
-    priority: 0,
-    comment: "",
-    template_uuid: "97cd65fa-af4b-4587-9309-0dd6bfd8b4e1",
-    template_version: 1,
-    approvals_needed: 0,
-    responses_released: 0,
-    new_key_version: null,
-    csr_fingerprints: null,
-    revocation_reason: null,
-    updated_at: "2026-01-01T00:00:00.000Z",
-  });
+  const request = (uuid: string) => requestRow(uuid, { originator_uuid: user("ann").uuid, target_uuid: user("ann").uuid });
 
   it("change only what each call names, honour the expected states, and leave out undefined values", async () => {
     const store = await open("shapes.sqlite");

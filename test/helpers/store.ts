@@ -1,0 +1,58 @@
+// A Store on the engine of the pass (test/run-engines.mjs: SQLite, then PostgreSQL) in a temporary
+// data directory, and the rows store tests insert.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
+import { openStore } from "../../src/store/open.js";
+import type { RequestRow, Store } from "../../src/store/store.js";
+import { RequestStatus } from "../../src/domain/enums.js";
+import { ENGINE, ensureTestDatabase, testDatabaseName } from "./server.js";
+
+/** Opens a Store before the file's tests and closes it after; read `.store` inside the tests. */
+export function storeOfThisPass(name: string): { store: Store } {
+  const holder = {} as { store: Store };
+  const dir = mkdtempSync(join(tmpdir(), `openclm-${name}-`));
+  beforeAll(async () => {
+    const url = ENGINE === "postgres" ? await ensureTestDatabase(testDatabaseName(dir)) : `sqlite:${name}.sqlite`;
+    holder.store = await openStore({ url, dataDir: dir });
+  });
+  afterAll(async () => {
+    await holder.store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return holder;
+}
+
+export const T0 = "2026-01-01T00:00:00.000Z";
+
+/** An Approved VPN enrollment of one user for itself; `over` changes any column. */
+export function requestRow(uuid: string, over: Partial<RequestRow> = {}): RequestRow {
+  return {
+    uuid,
+    type: 1,
+    workflow: "Enroll",
+    status: RequestStatus.Approved,
+    flags: 0,
+    data_collection: "[]",
+    originator_uuid: "00000000-0000-4000-8000-000000000001",
+    target_uuid: "00000000-0000-4000-8000-000000000001",
+    submitted_at: T0,
+    completed_at: null,
+    new_profile_uuid: null,
+    old_profile_uuid: null,
+    new_smartcard_uuid: null,
+    old_smartcard_uuid: null,
+    priority: 0,
+    comment: "",
+    template_uuid: "97cd65fa-af4b-4587-9309-0dd6bfd8b4e1",
+    template_version: 1,
+    approvals_needed: 0,
+    responses_released: 0,
+    new_key_version: null,
+    csr_fingerprints: null,
+    revocation_reason: null,
+    updated_at: T0,
+    ...over,
+  };
+}
