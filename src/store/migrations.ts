@@ -318,21 +318,13 @@ function loginFailures(): Migration {
  * request and moved with each change of state, never read. Only rows with a value are indexed now.
  */
 function openRequestIndexes(t: EngineTypes): Migration {
-  const columns = {
-    requests_open_old_card: "old_smartcard_uuid",
-    requests_open_new_card: "new_smartcard_uuid",
-    requests_open_old_profile: "old_profile_uuid",
-    requests_open_new_profile: "new_profile_uuid",
-  };
-  return {
-    async up(db: Kysely<any>) {
-      if (t.engine === "postgres") await sql.raw("set local statement_timeout = 0").execute(db);
-      for (const [index, column] of Object.entries(columns)) {
-        await sql.raw(`drop index ${index}`).execute(db);
-        await sql.raw(`create index ${index} on requests (${column}) where status in (3, 16, 18) and ${column} is not null`).execute(db);
-      }
-    },
-  };
+  const open = (column: string) => ({ columns: column, where: `status in (3, 16, 18) and ${column} is not null` });
+  return rebuildIndexes(t, "requests", {
+    requests_open_old_card: open("old_smartcard_uuid"),
+    requests_open_new_card: open("new_smartcard_uuid"),
+    requests_open_old_profile: open("old_profile_uuid"),
+    requests_open_new_profile: open("new_profile_uuid"),
+  });
 }
 
 /**
@@ -342,17 +334,21 @@ function openRequestIndexes(t: EngineTypes): Migration {
  * only rows with a value are indexed now (every query on these columns names a value, which implies it).
  */
 function certificateIndexes(t: EngineTypes): Migration {
-  const indexes = {
+  return rebuildIndexes(t, "certificates", {
     certificates_smartcard: { columns: "smartcard_uuid", where: "smartcard_uuid is not null" },
     certificates_profile: { columns: "profile_uuid", where: "profile_uuid is not null" },
     certificates_revoked: { columns: "status, revoked_at", where: "revoked_at is not null" },
-  };
+  });
+}
+
+/** Drops existing indexes and creates them again as partial indexes (no time limit on PostgreSQL: large tables take a while). */
+function rebuildIndexes(t: EngineTypes, table: string, indexes: Record<string, { columns: string; where: string }>): Migration {
   return {
     async up(db: Kysely<any>) {
       if (t.engine === "postgres") await sql.raw("set local statement_timeout = 0").execute(db);
       for (const [index, { columns, where }] of Object.entries(indexes)) {
         await sql.raw(`drop index ${index}`).execute(db);
-        await sql.raw(`create index ${index} on certificates (${columns}) where ${where}`).execute(db);
+        await sql.raw(`create index ${index} on ${table} (${columns}) where ${where}`).execute(db);
       }
     },
   };

@@ -55,6 +55,28 @@ export interface Page {
 }
 
 // The statements nearly every API call runs, compiled once (prepared.ts).
+/**
+ * Counts one response release while under the bound and while the request is in one of two states,
+ * and moves it to a third. `staying`: for a request in that third state already — the status is
+ * then not written, so none of its indexes move. Arguments: uuid, bound, from, from, to, at, keyVersion.
+ */
+function responseRelease({ staying }: { staying: boolean }) {
+  return new Prepared<never, [string, number, number, number, number, string, number | null]>((db, a) => {
+    const q = db
+      .updateTable("requests")
+      .set({
+        responses_released: sql`responses_released + 1`,
+        ...(staying ? {} : { status: a(4) }),
+        updated_at: sql`case when status = ${a(4)} and cast(${a(6)} as integer) is null then updated_at else ${a(5)} end`,
+        new_key_version: sql`coalesce(cast(${a(6)} as integer), new_key_version)`,
+      })
+      .where("uuid", "=", a(0))
+      .where("responses_released", "<", a(1))
+      .where("status", "in", [a(2), a(3)]);
+    return staying ? q.where("status", "=", a(4)) : q;
+  });
+}
+
 const Q = {
   userByUuid: new Prepared<UserRow, [string]>((db, a) => db.selectFrom("users").selectAll().where("uuid", "=", a(0))),
   requestByUuid: new Prepared<RequestRow, [string]>((db, a) => db.selectFrom("requests").selectAll().where("uuid", "=", a(0))),
@@ -93,32 +115,8 @@ const Q = {
     db.selectFrom("audit_events").select("hash").where("seq", "<", a(0)).orderBy("seq", "desc").limit(1),
   ),
   relinkAudit: new Prepared<never, [number, string, string]>((db, a) => db.updateTable("audit_events").set({ prev_hash: a(1), hash: a(2) }).where("seq", "=", a(0))),
-  takeResponseReleaseAndMove: new Prepared<never, [string, number, number, number, number, string, number | null]>((db, a) =>
-    db
-      .updateTable("requests")
-      .set({
-        responses_released: sql`responses_released + 1`,
-        status: a(4),
-        updated_at: sql`case when status = ${a(4)} and cast(${a(6)} as integer) is null then updated_at else ${a(5)} end`,
-        new_key_version: sql`coalesce(cast(${a(6)} as integer), new_key_version)`,
-      })
-      .where("uuid", "=", a(0))
-      .where("responses_released", "<", a(1))
-      .where("status", "in", [a(2), a(3)]),
-  ),
-  /** takeResponseReleaseAndMove for a request already in the target state: status is not written, so no index of it changes. */
-  takeResponseReleaseStaying: new Prepared<never, [string, number, number, string, number | null]>((db, a) =>
-    db
-      .updateTable("requests")
-      .set({
-        responses_released: sql`responses_released + 1`,
-        updated_at: sql`case when cast(${a(4)} as integer) is null then updated_at else ${a(3)} end`,
-        new_key_version: sql`coalesce(cast(${a(4)} as integer), new_key_version)`,
-      })
-      .where("uuid", "=", a(0))
-      .where("responses_released", "<", a(1))
-      .where("status", "=", a(2)),
-  ),
+  takeResponseReleaseAndMove: responseRelease({ staying: false }),
+  takeResponseReleaseStaying: responseRelease({ staying: true }),
   setTwoCounters: new Prepared<never, [string, number, string, number]>((db, a) =>
     db
       .insertInto("counters")
@@ -415,8 +413,9 @@ export class Store implements Runner {
     /** The status the caller last read: when it is `to` already, the status column is left alone (no index moves). */
     current?: number,
   ): Promise<boolean> {
-    if (current === move.to && affected(await Q.takeResponseReleaseStaying.execute(this, uuid, bound, move.to, move.at, move.keyVersion))) return true;
-    return affected(await Q.takeResponseReleaseAndMove.execute(this, uuid, bound, move.from[0], move.from[1], move.to, move.at, move.keyVersion));
+    const args = [uuid, bound, move.from[0], move.from[1], move.to, move.at, move.keyVersion] as const;
+    if (current === move.to && affected(await Q.takeResponseReleaseStaying.execute(this, ...args))) return true;
+    return affected(await Q.takeResponseReleaseAndMove.execute(this, ...args));
   }
   async listRequests(filter: {
     visibleTo?: string;
@@ -549,10 +548,14 @@ export class Store implements Runner {
     return Q.certificatesOfRequest.all(this, requestUuid);
   }
   async certificatesOfSmartcard(uuid: string): Promise<CertificateRow[]> {
-    return this.db.selectFrom("certificates").selectAll().where("smartcard_uuid", "=", uuid).orderBy("created_at").execute();
+    return this.certificatesOfQuery("smartcard_uuid", uuid).execute();
   }
   async certificatesOfProfile(uuid: string): Promise<CertificateRow[]> {
-    return this.db.selectFrom("certificates").selectAll().where("profile_uuid", "=", uuid).orderBy("created_at").execute();
+    return this.certificatesOfQuery("profile_uuid", uuid).execute();
+  }
+  /** The query of certificatesOfSmartcard and certificatesOfProfile (their plans are tested). */
+  certificatesOfQuery(column: "smartcard_uuid" | "profile_uuid", uuid: string) {
+    return this.db.selectFrom("certificates").selectAll().where(column, "=", uuid).orderBy("created_at");
   }
   /**
    * A page of certificates, newest first, each with the name of who asked for it: the request's
@@ -597,13 +600,16 @@ export class Store implements Runner {
     });
   }
   async revokedCertificates(): Promise<Pick<CertificateRow, "serial" | "revoked_at" | "revocation_reason">[]> {
+    return this.revokedCertificatesQuery().execute();
+  }
+  /** The query of revokedCertificates (its plan is tested). */
+  revokedCertificatesQuery() {
     return this.db
       .selectFrom("certificates")
       .select(["serial", "revoked_at", "revocation_reason"])
       .where("status", "in", [1, 2, 4])
       .where("revoked_at", "is not", null)
-      .orderBy("revoked_at")
-      .execute();
+      .orderBy("revoked_at");
   }
 
   // ---- CA material, counters, CRLs, PINs

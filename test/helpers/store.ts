@@ -1,8 +1,9 @@
 // A Store on the engine of the pass (test/run-engines.mjs: SQLite, then PostgreSQL) in a temporary
-// data directory, and the rows store tests insert.
+// data directory, the rows store tests insert, and the plans of the store's queries.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sql, type CompiledQuery } from "kysely";
 import { afterAll, beforeAll } from "vitest";
 import { openStore } from "../../src/store/open.js";
 import type { RequestRow, Store } from "../../src/store/store.js";
@@ -55,4 +56,25 @@ export function requestRow(uuid: string, over: Partial<RequestRow> = {}): Reques
     updated_at: T0,
     ...over,
   };
+}
+
+/**
+ * The plan the pass's engine makes for one of the store's queries, with its parameters written in
+ * as literals (a parameter would hide from the planner whether a partial index applies).
+ * `noSeqScan` (PostgreSQL): scans priced out, so the plan shows whether an index applies at all.
+ */
+export async function queryPlan(store: Store, query: CompiledQuery, opts: { noSeqScan?: boolean } = {}): Promise<string> {
+  const literal = (p: unknown) => (typeof p === "number" ? String(p) : `'${String(p).replace(/'/g, "''")}'`);
+  if (ENGINE === "sqlite") {
+    let i = 0;
+    const text = query.sql.replace(/\?/g, () => literal(query.parameters[i++]));
+    const rows = await sql.raw<{ detail: string }>(`explain query plan ${text}`).execute(store.db);
+    return rows.rows.map((r) => r.detail).join("\n");
+  }
+  const text = query.sql.replace(/\$(\d+)/g, (_, n: string) => literal(query.parameters[Number(n) - 1]));
+  return store.db.transaction().execute(async (trx) => {
+    if (opts.noSeqScan) await sql.raw("set local enable_seqscan = off").execute(trx);
+    const rows = await sql.raw<{ "QUERY PLAN": string }>(`explain ${text}`).execute(trx);
+    return rows.rows.map((r) => r["QUERY PLAN"]).join("\n");
+  });
 }

@@ -3,7 +3,7 @@ import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import type { RequestRow } from "../../src/store/store.js";
 import { ENGINE } from "../helpers/server.js";
-import { requestRow, storeOfThisPass } from "../helpers/store.js";
+import { queryPlan, requestRow, storeOfThisPass } from "../helpers/store.js";
 
 const pass = storeOfThisPass("open-requests");
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
@@ -34,12 +34,11 @@ describe("open requests of a credential", () => {
   });
 
   it("are found through the partial indexes, one per column, not by scanning all open requests", async () => {
-    const { sql: text, parameters } = pass.store.openRequestsQuery(CARD).compile();
-    expect(parameters).toEqual([CARD, CARD, CARD, CARD]);
+    const query = pass.store.openRequestsQuery(CARD).compile();
+    expect(query.parameters).toEqual([CARD, CARD, CARD, CARD]);
     let details: string;
     if (ENGINE === "sqlite") {
-      const plan = await sql.raw<{ detail: string }>(`explain query plan ${text.replace(/\?/g, `'${CARD}'`)}`).execute(pass.store.db);
-      details = plan.rows.map((r) => r.detail).join("\n");
+      details = await queryPlan(pass.store, query);
       expect(details).not.toMatch(/SCAN requests|requests_status/);
     } else {
       // With many open requests on other cards, finding one card's must not read them all.
@@ -48,8 +47,7 @@ describe("open requests of a credential", () => {
         priority, comment, template_uuid, template_version, approvals_needed, responses_released, new_key_version, csr_fingerprints,
         revocation_reason, updated_at from requests, generate_series(1, 5000) g where uuid = '${id(15)}'`).execute(pass.store.db);
       await sql.raw("analyze requests").execute(pass.store.db);
-      const plan = await sql.raw<{ "QUERY PLAN": string }>(`explain ${text.replace(/\$\d/g, `'${CARD}'`)}`).execute(pass.store.db);
-      details = plan.rows.map((r) => r["QUERY PLAN"]).join("\n");
+      details = await queryPlan(pass.store, query);
       expect(details).not.toMatch(/Seq Scan|requests_status/);
     }
     for (const index of ["requests_open_old_card", "requests_open_new_card", "requests_open_old_profile", "requests_open_new_profile"]) expect(details).toContain(index);

@@ -216,23 +216,22 @@ export class SmartcardService {
       if (diversified && !sc.diversifyAdminKey) throw conflict("NotDiversified", "this profile template does not diversify admin keys");
     }
     // The diversified key released is the one the card should now get (current master secret
-    // version); a diversified response uses the key the card holds (its recorded version).
-    // The current version is read only when it decides: for the key, or a card with no recorded version.
-    const current = () => this.ctx.masterSecrets.current(t.uuid).then((c) => c.version);
-    const version = !diversified ? undefined : input.kind === "key" ? await current() : (card.key_version ?? (await current()));
+    // version); a diversified response uses the key the card holds (its recorded version, read
+    // as current when it records none). The current version is read only when it decides.
+    const recorded = input.kind === "key" ? null : card.key_version;
+    const version = diversified ? (recorded ?? (await this.ctx.masterSecrets.current(t.uuid)).version) : undefined;
     const key = diversified ? await this.derivedKey(t, card, version!) : parseAdminKeyHex(sc.defaultAdminKeyHex);
     // Offline unblock answers one challenge read out over the phone, whoever started the request.
     const bound = workflow === "OfflineUnblock" ? 1 : sc.maxResponsesPerRequest;
 
     const taken = await store.tx(async (tx) => {
       // One statement in the usual case: count the release and move the request to Executing.
-      const move = {
-        from: [RequestStatus.Approved, RequestStatus.Executing] as [number, number],
-        to: RequestStatus.Executing,
-        at: new Date().toISOString(),
-        keyVersion: input.kind === "key" ? version! : null,
-      };
-      const taken = await tx.takeResponseReleaseAndMove(r.uuid, bound, move, r.status);
+      const taken = await tx.takeResponseReleaseAndMove(
+        r.uuid,
+        bound,
+        { from: [RequestStatus.Approved, RequestStatus.Executing], to: RequestStatus.Executing, at: new Date().toISOString(), keyVersion: input.kind === "key" ? version! : null },
+        r.status,
+      );
       if (!taken) {
         const cur = (await tx.requestByUuid(r.uuid, true))!;
         if (!ACTIVE_STATUSES.includes(cur.status)) throw conflict("InvalidRequestState", "keys are released only while the request is Approved or Executing");
