@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: the whole suite on SQLite, then — when OPENCLM_TEST_PG_URL names a PostgreSQL
-// server — every test file that starts a server process (it imports test/helpers/server.js) again
-// on PostgreSQL, plus test/pg (several processes on one database). Extra arguments are vitest
-// file filters for both passes.
+// server — every test file that runs on the pass's engine (it imports test/helpers/server.js, or
+// opens its Store with storeOfThisPass from test/helpers/store.js) again on PostgreSQL, plus
+// test/pg (several processes on one database). Extra arguments are vitest file filters for both passes.
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -12,7 +12,7 @@ const vitest = join(repo, "node_modules", "vitest", "vitest.mjs");
 const filters = process.argv.slice(2);
 const pgUrl = process.env.OPENCLM_TEST_PG_URL;
 
-/** Test files that start a server process (through test/helpers/server.ts), and test/pg. */
+/** Test files that run on the pass's engine (test/helpers/server.ts, or storeOfThisPass), and test/pg. */
 function serverTests(dir = join(repo, "test")) {
   const found = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -20,7 +20,7 @@ function serverTests(dir = join(repo, "test")) {
     if (e.isDirectory()) found.push(...serverTests(path));
     else if (e.name.endsWith(".test.ts")) {
       const file = relative(repo, path);
-      if (file.startsWith("test/pg/") || /helpers\/server\.js["']/.test(readFileSync(path, "utf8"))) found.push(file);
+      if (file.startsWith("test/pg/") || /helpers\/server\.js["']|storeOfThisPass\(/.test(readFileSync(path, "utf8"))) found.push(file);
     }
   }
   return found.sort();
