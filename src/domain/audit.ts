@@ -88,15 +88,18 @@ export async function linkPendingAudit(store: Store): Promise<void> {
 }
 
 /**
- * The chain head this process last committed (SQLite). Reading the head before every record was
+ * The chain head this process last appended (SQLite). Reading the head before every record was
  * a statement per audited change; instead the record is linked to the remembered head, and its
  * new sequence number proves nobody appended in between (sequence numbers are never reused).
  * When another connection did (the admin CLI), the record is linked again to its real predecessor.
+ * The head is remembered once its transaction is released (the next transactions see it, in the
+ * same batch) and forgotten if a batch fails to commit, which takes its records away again.
  */
-const committedHeads = new WeakMap<Store, { seq: number; hash: string }>();
+const appendedHeads = new WeakMap<Store, { seq: number; hash: string; failures: number }>();
 
 async function appendOne(tx: Store, row: AuditRecordColumns): Promise<void> {
-  const remembered = committedHeads.get(tx.root);
+  const last = appendedHeads.get(tx.root);
+  const remembered = last && last.failures === tx.commitFailures() ? last : undefined;
   let prev = remembered?.hash ?? (await tx.lastAuditHash()) ?? GENESIS_HASH;
   let hash = auditHash(prev, row);
   const seq = await tx.insertAuditEvent({ ...row, prev_hash: prev, hash });
@@ -106,8 +109,9 @@ async function appendOne(tx: Store, row: AuditRecordColumns): Promise<void> {
     await tx.relinkAuditEvent(seq, prev, hash);
   }
   await tx.setAuditHead({ seqCounter: HEAD_SEQ, seq, hashCounter: HEAD_HASH, hashValue: headHashValue(hash) });
-  // Only once committed: a rolled-back record's sequence number is handed out again.
-  await tx.afterCommit("audit-head", async () => void committedHeads.set(tx.root, { seq, hash }));
+  // Only once released: a rolled-back record's sequence number is handed out again.
+  const failures = tx.commitFailures();
+  tx.afterRelease("audit-head", () => appendedHeads.set(tx.root, { seq, hash, failures }));
 }
 
 async function appendToChain(tx: Store, rows: AuditRecordColumns[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { Kysely, Migrator, SqliteDialect, PostgresDialect } from "kysely";
+import { Kysely, Migrator, PostgresDialect } from "kysely";
 import { createHash } from "node:crypto";
 import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
@@ -7,6 +7,7 @@ import { migrationProvider } from "./migrations.js";
 import { Store } from "./store.js";
 import { startCheckpointer, WRITER_AUTOCHECKPOINT_PAGES } from "./sqlite-checkpointer.js";
 import { SqliteDirect } from "./sqlite-direct.js";
+import { GroupCommitSqliteDialect, SqliteGroupCommit } from "./sqlite-group-commit.js";
 
 export interface OpenOptions {
   /** `sqlite:<path>` (relative to dataDir) or `postgres://…`. */
@@ -72,15 +73,16 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
   sqlite.pragma(`wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`);
   // After the writer's checkpoint lets the WAL start over, its file is cut back to this size.
   sqlite.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+  const group = new SqliteGroupCommit(sqlite);
   const checkpointer = startCheckpointer(file);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new GroupCommitSqliteDialect({ database: sqlite }, group) });
   const store = new Store(db, "sqlite", async () => {
     await checkpointer.stop();
     await db.destroy();
   });
   const dataVersion = sqlite.prepare("PRAGMA data_version").pluck();
   store.dataVersion = () => dataVersion.get() as number;
-  store.direct = new SqliteDirect(sqlite);
+  store.direct = new SqliteDirect(group);
   return store;
 }
 

@@ -1,30 +1,25 @@
 import type { CompiledQuery, QueryResult } from "kysely";
-import type { Database as BetterSqlite3 } from "better-sqlite3";
+import type { SqliteGroupCommit } from "./sqlite-group-commit.js";
 
 /**
- * Runs compiled statements on the SQLite connection directly, as kysely's SQLite driver would,
- * without its connection queue: each statement passed through five promise-returning layers and a
- * mutex, about 8 µs per statement of the 60 or so of an enrollment, more than some of the
- * statements themselves cost.
+ * Runs compiled statements on SQLite directly, as kysely's driver would, without its connection
+ * queue: each statement passed through five promise-returning layers and a mutex, about 8 µs per
+ * statement of the 60 or so of an enrollment, more than some of the statements themselves cost.
  *
- * SQLite has one connection, and kysely's queue is what keeps a statement from running inside
- * another request's open transaction. better-sqlite3 runs a statement to its end synchronously, so
- * a statement may skip the queue exactly when no transaction is open (it runs on its own, as it
- * would have in the queue's turn) or when the open transaction is the caller's own (`owner`, set by
- * Store.tx while its callback runs). Otherwise `run` answers undefined and the caller queues.
+ * The queue is what keeps a statement out of another request's running transaction.
+ * better-sqlite3 runs a statement to its end synchronously, so a statement may skip the queue when
+ * it belongs to the running transaction (`owner`, set by Store.tx while its callback runs), and a
+ * statement of no transaction may whenever SqliteGroupCommit.runOutside takes it (reads always;
+ * writes while no transaction runs). Otherwise `run` answers undefined and the caller queues.
  */
 export class SqliteDirect {
   /** The kysely transaction whose callback is running, if any. */
   owner?: object;
 
-  constructor(private readonly sqlite: BetterSqlite3) {}
+  constructor(readonly group: SqliteGroupCommit) {}
 
-  run<R>(query: CompiledQuery<R>, caller: object): QueryResult<R> | undefined {
-    if (this.owner === undefined ? this.sqlite.inTransaction : this.owner !== caller) return undefined;
-    const statement = this.sqlite.prepare(query.sql);
-    const parameters = query.parameters as unknown[];
-    if (statement.reader) return { rows: statement.all(parameters) as R[] };
-    const { changes, lastInsertRowid } = statement.run(parameters);
-    return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
+  run<R>(query: CompiledQuery<R>, caller: { readonly isTransaction: boolean }): QueryResult<R> | Promise<QueryResult<R>> | undefined {
+    if (!caller.isTransaction) return this.group.runOutside(query);
+    return this.owner === caller ? this.group.runInside(query) : undefined;
   }
 }

@@ -15,6 +15,7 @@ import type {
 import { SessionStore } from "./sessions.js";
 import { Prepared, type Runner } from "./prepared.js";
 import type { SqliteDirect } from "./sqlite-direct.js";
+import type { Batch } from "./sqlite-group-commit.js";
 
 export type Engine = "sqlite" | "postgres";
 export type UserRow = Selectable<UsersTable>;
@@ -185,6 +186,8 @@ export class Store implements Runner {
     root?: Store,
     /** Work to do once this transaction has committed, by key (the same key once). */
     private readonly afterCommitWork?: Map<string, () => Promise<void>>,
+    /** Work to do once this transaction's writes are visible to the process's next ones, by key. */
+    private readonly afterReleaseWork?: Map<string, () => void>,
   ) {
     this.root = root ?? this;
   }
@@ -240,6 +243,21 @@ export class Store implements Runner {
   }
 
   /**
+   * Runs fn once this transaction's writes are what the process's next transactions see (at once
+   * outside a transaction): on SQLite when it leaves its batch, which commits a moment later; on
+   * PostgreSQL at its commit. What fn remembers must be forgotten when commitFailures() changes.
+   */
+  afterRelease(key: string, fn: () => void): void {
+    if (this.afterReleaseWork) this.afterReleaseWork.set(key, fn);
+    else fn();
+  }
+
+  /** SQLite: batches that failed to commit so far (their transactions' callers got the error). */
+  commitFailures(): number {
+    return this.root.direct?.group.stats.failures ?? 0;
+  }
+
+  /**
    * Runs fn in one transaction; the Store passed to fn is bound to it. Inside a transaction, fn
    * joins it. Transactions run READ COMMITTED on PostgreSQL: decisions that read before they write
    * lock the row they decide on (`requestByUuid(…, true)`) or use a conditional update. A deadlock
@@ -249,18 +267,26 @@ export class Store implements Runner {
     if (this.db.isTransaction) return fn(this);
     for (let attempt = 1; ; attempt++) {
       const work = new Map<string, () => Promise<void>>();
+      const released = new Map<string, () => void>();
       try {
         const direct = this.root.direct;
+        let batch: Batch | undefined;
         const result = await this.db.transaction().execute(async (trx: Transaction<Database>) => {
-          if (!direct) return fn(new Store(trx, this.engine, undefined, this.root, work));
+          const store = new Store(trx, this.engine, undefined, this.root, work, released);
+          if (!direct) return fn(store);
           // Statements of this transaction may run without the queue while its callback runs.
           direct.owner = trx;
           try {
-            return await fn(new Store(trx, this.engine, undefined, this.root, work));
+            const value = await fn(store);
+            batch = direct.group.current;
+            return value;
           } finally {
             direct.owner = undefined;
           }
         });
+        for (const run of released.values()) run();
+        // SQLite: the transaction commits with the others of its batch (sqlite-group-commit.ts).
+        if (batch) await batch.durable;
         for (const run of work.values()) await run();
         return result;
       } catch (e) {
@@ -631,6 +657,9 @@ export class Store implements Runner {
       .where("name", "=", name)
       .returning("value")
       .executeTakeFirstOrThrow();
+    // And once it is committed: a read between the two (of the value committed before) may have
+    // been cached with the first count, and the server's own commits do not move data_version.
+    if (name === DIRECTORY_VERSION) await this.afterCommit(DIRECTORY_VERSION, async () => void this.root.directoryWrites++);
     return Number(row.value);
   }
   async counterValue(name: string): Promise<number> {

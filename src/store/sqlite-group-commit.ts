@@ -1,0 +1,254 @@
+import type { Database as BetterSqlite3 } from "better-sqlite3";
+import {
+  SqliteDialect,
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+  type SqliteDialectConfig,
+  type TransactionSettings,
+} from "kysely";
+
+/**
+ * Group commit for SQLite. A commit writes every page the transaction changed to the WAL, two
+ * write() calls per page, and a statement outside a transaction takes and drops the WAL-index read
+ * lock with two fcntl() calls: most of the database's cost per API call was these system calls,
+ * not the statements. So the server's transactions share commits: the first one opens a write
+ * transaction (a batch) on the server's connection and runs inside it as a SAVEPOINT, and so do
+ * the ones that follow while it is open; the batch commits once per event-loop turn, as soon as no
+ * transaction is running. Nothing is answered before it is durable: a transaction's caller (and
+ * its after-commit work) waits for its batch's commit, and a failed commit fails every
+ * transaction in it.
+ *
+ * A statement outside a transaction runs inside the open batch too, if there is one, and resolves
+ * once that batch has committed, since it may have read what is not yet durable. (A second,
+ * read-only connection for such reads measured slower: every commit empties its page cache.)
+ * Transactions still run one at a time (kysely's connection queue); a statement may skip that
+ * queue (SqliteDirect) where this class says so.
+ */
+/** What the other transactions of a batch get when an error in one made SQLite roll back them all. */
+const BATCH_LOST = () => new Error("the database rolled back this transaction with others committing beside it, after an error in one of them");
+
+export class SqliteGroupCommit {
+  /** A transaction is running (its SAVEPOINT is open): statements not of that transaction wait. */
+  inTransaction = false;
+  private batch?: Batch;
+  /** The open batch should commit when the running transaction ends. */
+  private commitWanted = false;
+  /** Commits so far, and the transactions they carried (for tests and metrics). */
+  readonly stats = { commits: 0, transactions: 0, failures: 0 };
+
+  /** Transaction control, prepared once (exec() would parse it every time). */
+  private readonly control: Record<"begin" | "savepoint" | "release" | "rollbackTo" | "commit" | "rollback", { run(): unknown }>;
+
+  constructor(private readonly writer: BetterSqlite3) {
+    this.control = {
+      // IMMEDIATE: the write lock now, not at the first write, where another process holding it
+      // would make SQLite give up without waiting.
+      begin: writer.prepare("BEGIN IMMEDIATE"),
+      savepoint: writer.prepare("SAVEPOINT openclm_tx"),
+      release: writer.prepare("RELEASE openclm_tx"),
+      rollbackTo: writer.prepare("ROLLBACK TO openclm_tx"),
+      commit: writer.prepare("COMMIT"),
+      rollback: writer.prepare("ROLLBACK"),
+    };
+  }
+
+  /** Starts a transaction: opens a batch if none is open, then a SAVEPOINT inside it. */
+  begin(): void {
+    if (this.batch && !this.writer.inTransaction) {
+      // SQLite rolled the whole batch back itself (an I/O error, a full disk): nothing in it holds.
+      this.fail(this.batch, BATCH_LOST());
+    }
+    if (!this.batch) {
+      this.control.begin.run();
+      const batch = new Batch();
+      this.batch = batch;
+      setImmediate(() => this.commitSoon(batch));
+    }
+    this.control.savepoint.run();
+    this.inTransaction = true;
+  }
+
+  /** Ends the running transaction; answers the batch whose commit makes it durable. */
+  release(): Batch {
+    const batch = this.batch!;
+    this.control.release.run();
+    this.inTransaction = false;
+    batch.transactions++;
+    if (this.commitWanted) this.commit(batch);
+    return batch;
+  }
+
+  /** Undoes the running transaction, leaving the rest of its batch as it was. */
+  rollback(): void {
+    this.inTransaction = false;
+    const batch = this.batch;
+    if (!batch) return;
+    if (!this.writer.inTransaction) {
+      this.fail(batch, BATCH_LOST());
+      return;
+    }
+    this.control.rollbackTo.run();
+    this.control.release.run();
+    if (this.commitWanted) this.commit(batch);
+  }
+
+  /** The batch the running transaction belongs to. */
+  get current(): Batch | undefined {
+    return this.batch;
+  }
+
+  /**
+   * Runs a statement that belongs to no transaction, resolving once what it read or wrote is
+   * durable: inside the open batch, it may have seen (or added to) what that batch has not yet
+   * committed. Undefined while a transaction runs (the statement would be inside it): the caller queues.
+   */
+  runOutside<R>(query: CompiledQuery<R>): QueryResult<R> | Promise<QueryResult<R>> | undefined {
+    if (this.inTransaction) return undefined;
+    const result = runOn(this.writer, query);
+    const batch = this.batch;
+    return batch ? batch.durable.then(() => result) : result;
+  }
+
+  /** A statement of the running transaction. */
+  runInside<R>(query: CompiledQuery<R>): QueryResult<R> {
+    return runOn(this.writer, query);
+  }
+
+  /** Commits what is open now (closing the database). */
+  flush(): void {
+    if (this.batch && !this.inTransaction) this.commit(this.batch);
+  }
+
+  private commitSoon(batch: Batch): void {
+    if (this.batch !== batch) return;
+    if (this.inTransaction) this.commitWanted = true;
+    else this.commit(batch);
+  }
+
+  private commit(batch: Batch): void {
+    this.commitWanted = false;
+    if (this.batch !== batch) return;
+    if (!this.writer.inTransaction) {
+      this.fail(batch, BATCH_LOST());
+      return;
+    }
+    this.batch = undefined;
+    try {
+      this.control.commit.run();
+    } catch (e) {
+      if (this.writer.inTransaction) this.control.rollback.run();
+      this.stats.failures++;
+      batch.settle(e as Error);
+      return;
+    }
+    this.stats.commits++;
+    this.stats.transactions += batch.transactions;
+    batch.settle();
+  }
+
+  private fail(batch: Batch, err: Error): void {
+    if (this.batch === batch) this.batch = undefined;
+    this.commitWanted = false;
+    this.stats.failures++;
+    batch.settle(err);
+  }
+}
+
+/** Transactions that commit together. */
+export class Batch {
+  transactions = 0;
+  readonly durable: Promise<void>;
+  private resolve!: () => void;
+  private reject!: (err: Error) => void;
+
+  constructor() {
+    this.durable = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    // A batch nobody waits for (its transactions all rolled back) may fail unobserved.
+    this.durable.catch(() => {});
+  }
+
+  settle(err?: Error): void {
+    if (err) this.reject(err);
+    else this.resolve();
+  }
+}
+
+function runOn<R>(sqlite: BetterSqlite3, query: CompiledQuery<R>): QueryResult<R> {
+  const statement = sqlite.prepare(query.sql);
+  const parameters = query.parameters as unknown[];
+  if (statement.reader) return { rows: statement.all(parameters) as R[] };
+  const { changes, lastInsertRowid } = statement.run(parameters);
+  return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
+}
+
+/**
+ * kysely's SQLite dialect with its transactions run by SqliteGroupCommit: BEGIN, COMMIT and
+ * ROLLBACK become a SAVEPOINT in the open batch, its RELEASE, and ROLLBACK TO. kysely's own
+ * driver still provides the connection queue.
+ */
+export class GroupCommitSqliteDialect extends SqliteDialect {
+  constructor(
+    config: SqliteDialectConfig,
+    private readonly group: SqliteGroupCommit,
+  ) {
+    super(config);
+  }
+
+  override createDriver(): Driver {
+    return new GroupCommitDriver(super.createDriver(), this.group);
+  }
+}
+
+class GroupCommitDriver implements Driver {
+  private readonly connection: DatabaseConnection;
+
+  constructor(
+    private readonly inner: Driver,
+    private readonly group: SqliteGroupCommit,
+  ) {
+    this.connection = {
+      executeQuery: <R>(query: CompiledQuery): Promise<QueryResult<R>> => {
+        try {
+          const g = this.group;
+          // The queue is ours: either the running transaction's statement, or one of none while none runs.
+          return Promise.resolve((g.inTransaction ? g.runInside(query) : g.runOutside(query)!) as QueryResult<R> | Promise<QueryResult<R>>);
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      },
+      streamQuery: () => {
+        throw new Error("streaming queries are not supported on SQLite");
+      },
+    };
+  }
+
+  init(): Promise<void> {
+    return this.inner.init();
+  }
+  async acquireConnection(): Promise<DatabaseConnection> {
+    await this.inner.acquireConnection();
+    return this.connection;
+  }
+  async beginTransaction(_c: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    if (settings.isolationLevel || settings.accessMode) throw new Error("SQLite transactions take no isolation level or access mode");
+    this.group.begin();
+  }
+  async commitTransaction(): Promise<void> {
+    this.group.release();
+  }
+  async rollbackTransaction(): Promise<void> {
+    this.group.rollback();
+  }
+  releaseConnection(c: DatabaseConnection): Promise<void> {
+    return this.inner.releaseConnection(c);
+  }
+  async destroy(): Promise<void> {
+    this.group.flush();
+    await this.inner.destroy();
+  }
+}
