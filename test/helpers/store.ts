@@ -8,6 +8,7 @@ import { afterAll, beforeAll } from "vitest";
 import { openStore } from "../../src/store/open.js";
 import type { RequestRow, Store } from "../../src/store/store.js";
 import { RequestStatus } from "../../src/domain/enums.js";
+import type { AuditEvent } from "../../src/domain/audit.js";
 import { ENGINE, ensureTestDatabase, testDatabaseName } from "./server.js";
 
 /** Opens a Store before the file's tests and closes it after; read `.store` inside the tests. */
@@ -26,6 +27,16 @@ export function storeOfThisPass(name: string): { store: Store } {
 }
 
 export const T0 = "2026-01-01T00:00:00.000Z";
+
+/** An audit event of the test itself, named by its action. */
+export const auditEvent = (action: string): AuditEvent => ({
+  actorUuid: null,
+  actorName: "test",
+  action,
+  targetType: "test",
+  correlationId: "00000000-0000-4000-8000-000000000000",
+  outcome: "success",
+});
 
 /** An Approved VPN enrollment of one user for itself; `over` changes any column. */
 export function requestRow(uuid: string, over: Partial<RequestRow> = {}): RequestRow {

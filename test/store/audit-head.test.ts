@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { openStore } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
-import { recordAudit, type AuditEvent } from "../../src/domain/audit.js";
+import { recordAudit } from "../../src/domain/audit.js";
+import { auditEvent } from "../helpers/store.js";
 import { verifyAuditTrail } from "../../src/domain/services/audit-verify.js";
 
 const dir = mkdtempSync(join(tmpdir(), "openclm-audit-head-"));
@@ -20,22 +21,14 @@ async function open(file: string): Promise<Store> {
   return store;
 }
 
-const event = (action: string): AuditEvent => ({
-  actorUuid: null,
-  actorName: "test",
-  action,
-  targetType: "test",
-  correlationId: "00000000-0000-4000-8000-000000000000",
-  outcome: "success",
-});
 
 describe("the audit chain head on SQLite", () => {
-  it("is remembered after a commit, so a record costs no read of the head", async () => {
+  it("is remembered once its transaction is released, so a record costs no read of the head", async () => {
     const store = await open("remembered.sqlite");
-    await recordAudit(store, event("first"));
+    await recordAudit(store, auditEvent("first"));
     const heads = vi.spyOn(Store.prototype, "lastAuditHash");
     const before = vi.spyOn(Store.prototype, "auditHashBefore");
-    for (let i = 0; i < 5; i++) await recordAudit(store, event(`next ${i}`));
+    for (let i = 0; i < 5; i++) await recordAudit(store, auditEvent(`next ${i}`));
     expect(heads).not.toHaveBeenCalled();
     expect(before).not.toHaveBeenCalled();
     heads.mockRestore();
@@ -46,12 +39,12 @@ describe("the audit chain head on SQLite", () => {
   it("links to the real predecessor when another connection appended meanwhile (the admin CLI beside the server)", async () => {
     const server = await open("two-writers.sqlite");
     const cli = await open("two-writers.sqlite");
-    await recordAudit(server, event("server 1"));
-    await recordAudit(cli, event("cli 1"));
-    await recordAudit(cli, event("cli 2"));
-    await recordAudit(server, event("server 2"));
-    await recordAudit(cli, event("cli 3"));
-    await recordAudit(server, event("server 3"));
+    await recordAudit(server, auditEvent("server 1"));
+    await recordAudit(cli, auditEvent("cli 1"));
+    await recordAudit(cli, auditEvent("cli 2"));
+    await recordAudit(server, auditEvent("server 2"));
+    await recordAudit(cli, auditEvent("cli 3"));
+    await recordAudit(server, auditEvent("server 3"));
     expect(await verifyAuditTrail(server)).toMatchObject({ ok: true, records: 6 });
     const rows = await server.listAudit({ page: { top: 10, skip: 0 } });
     expect(rows.map((r) => r.action)).toEqual(["server 1", "cli 1", "cli 2", "server 2", "cli 3", "server 3"]);
@@ -60,16 +53,16 @@ describe("the audit chain head on SQLite", () => {
 
   it("is not taken from a transaction that rolled back", async () => {
     const store = await open("rollback.sqlite");
-    await recordAudit(store, event("kept 1"));
+    await recordAudit(store, auditEvent("kept 1"));
     await expect(
       store.tx(async (tx) => {
-        await recordAudit(tx, event("rolled back"));
+        await recordAudit(tx, auditEvent("rolled back"));
         throw new Error("the change failed");
       }),
     ).rejects.toThrow("the change failed");
-    await recordAudit(store, event("kept 2"));
+    await recordAudit(store, auditEvent("kept 2"));
     // Concurrent records: each waits for the connection, none links to an uncommitted head.
-    await Promise.all([1, 2, 3, 4].map((i) => recordAudit(store, event(`concurrent ${i}`))));
+    await Promise.all([1, 2, 3, 4].map((i) => recordAudit(store, auditEvent(`concurrent ${i}`))));
     expect(await verifyAuditTrail(store)).toMatchObject({ ok: true, records: 6 });
     expect((await store.listAudit({ page: { top: 10, skip: 0 } })).map((r) => r.action)).not.toContain("rolled back");
   });

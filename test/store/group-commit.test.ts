@@ -8,7 +8,8 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/open.js";
 import type { Store } from "../../src/store/store.js";
-import { recordAudit, type AuditEvent } from "../../src/domain/audit.js";
+import { recordAudit } from "../../src/domain/audit.js";
+import { auditEvent } from "../helpers/store.js";
 import { verifyAuditTrail } from "../../src/domain/services/audit-verify.js";
 
 const dir = mkdtempSync(join(tmpdir(), "openclm-group-commit-"));
@@ -34,14 +35,6 @@ afterAll(async () => {
 const stats = () => ({ ...store.direct!.group.stats });
 const committed = (name: string) => other.prepare("select count(*) as n from gc_rows where name = ?").get(name) as { n: number };
 const insertRow = (s: Store, name: string) => sql`insert into gc_rows (name) values (${name})`.execute(s.db);
-const event = (action: string): AuditEvent => ({
-  actorUuid: null,
-  actorName: "test",
-  action,
-  targetType: "test",
-  correlationId: "00000000-0000-4000-8000-000000000000",
-  outcome: "success",
-});
 
 describe("SQLite group commit", () => {
   it("commits transactions started together once, and each resolves only when another connection sees it", async () => {
@@ -98,21 +91,21 @@ describe("SQLite group commit", () => {
   });
 
   it("keeps the audit chain whole when a batch with audit records fails and another connection appends next", async () => {
-    await recordAudit(store, event("before"));
+    await recordAudit(store, auditEvent("before"));
     // The server's next record is remembered as the head when its transaction leaves the batch…
     const results = await Promise.allSettled([
-      recordAudit(store, event("lost with its batch")),
+      recordAudit(store, auditEvent("lost with its batch")),
       store.tx((tx) => sql`insert into gc_child (id, parent) values (2, 999)`.execute(tx.db)),
     ]);
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
     // …then the batch fails, and the admin CLI appends with the sequence number it had taken.
     const cli = await openStore({ url: "sqlite:group.sqlite", dataDir: dir });
     try {
-      await recordAudit(cli, event("cli"));
+      await recordAudit(cli, auditEvent("cli"));
     } finally {
       await cli.close();
     }
-    await recordAudit(store, event("after"));
+    await recordAudit(store, auditEvent("after"));
     const report = await verifyAuditTrail(store);
     expect(report).toMatchObject({ ok: true });
     const actions = (await store.listAudit({ page: { top: 10, skip: 0 } })).map((r) => r.action);
