@@ -116,9 +116,12 @@ export class SqliteGroupCommit {
     return runOn(this.writer, query);
   }
 
-  /** Commits what is open now (closing the database). */
-  flush(): void {
-    if (this.batch && !this.inTransaction) this.commit(this.batch);
+  /** Closing the database: commits what is open, or fails it if a transaction is still running. */
+  close(): void {
+    const batch = this.batch;
+    if (!batch) return;
+    if (!this.inTransaction) this.commit(batch);
+    else this.fail(batch, new Error("the database was closed before this transaction committed"));
   }
 
   private commitSoon(batch: Batch): void {
@@ -248,7 +251,7 @@ class GroupCommitDriver implements Driver {
     return this.inner.releaseConnection(c);
   }
   async destroy(): Promise<void> {
-    this.group.flush();
+    this.group.close();
     await this.inner.destroy();
   }
 }

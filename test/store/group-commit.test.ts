@@ -4,9 +4,10 @@ import Database from "better-sqlite3";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sql } from "kysely";
+import { CompiledQuery, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/open.js";
+import { SqliteGroupCommit } from "../../src/store/sqlite-group-commit.js";
 import type { Store } from "../../src/store/store.js";
 import { recordAudit } from "../../src/domain/audit.js";
 import { auditEvent } from "../helpers/store.js";
@@ -110,5 +111,29 @@ describe("SQLite group commit", () => {
     expect(report).toMatchObject({ ok: true });
     const actions = (await store.listAudit({ page: { top: 10, skip: 0 } })).map((r) => r.action);
     expect(actions).toEqual(["before", "cli", "after"]);
+  });
+
+  it("commits the open batch when the database closes, and fails it if a transaction is still running", async () => {
+    const db = new Database(join(dir, "closing.sqlite"));
+    db.pragma("journal_mode = WAL");
+    db.exec("create table t (name text)");
+    const group = new SqliteGroupCommit(db);
+    const insert = (name: string) => CompiledQuery.raw("insert into t (name) values (?)", [name]);
+
+    group.begin();
+    group.runInside(insert("released"));
+    const released = group.release();
+    group.close();
+    await expect(released.durable).resolves.toBeUndefined();
+    expect(released.transactions).toBe(1);
+    expect(db.inTransaction).toBe(false);
+    expect(db.prepare("select name from t").pluck().all()).toEqual(["released"]);
+
+    group.begin();
+    group.runInside(insert("running"));
+    const running = group.current!;
+    group.close();
+    db.close();
+    await expect(running.durable).rejects.toThrow(/closed before this transaction committed/);
   });
 });
