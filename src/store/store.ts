@@ -261,7 +261,9 @@ export class Store implements Runner {
    * Runs fn in one transaction; the Store passed to fn is bound to it. Inside a transaction, fn
    * joins it. Transactions run READ COMMITTED on PostgreSQL: decisions that read before they write
    * lock the row they decide on (`requestByUuid(…, true)`) or use a conditional update. A deadlock
-   * or serialization failure rolls everything back, so the whole of fn is simply run again.
+   * or serialization failure rolls everything back, so the whole of fn is simply run again. On
+   * SQLite the transaction shares its COMMIT with the others of its batch (sqlite-group-commit.ts);
+   * tx() returns once that commit is done.
    */
   async tx<T>(fn: (store: Store) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return fn(this);
