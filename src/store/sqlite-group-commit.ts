@@ -35,6 +35,8 @@ export class SqliteGroupCommit {
   private batch?: Batch;
   /** The open batch should commit when the running transaction ends. */
   private commitWanted = false;
+  /** What the running transaction asked to run right after its RELEASE (see whenReleased). */
+  private onRelease?: () => void;
   /** Commits so far, and the transactions they carried (for tests and metrics). */
   readonly stats = { commits: 0, transactions: 0, failures: 0 };
 
@@ -68,6 +70,15 @@ export class SqliteGroupCommit {
     }
     this.control.savepoint.run();
     this.inTransaction = true;
+    this.onRelease = undefined;
+  }
+
+  /**
+   * Runs fn right after the running transaction's RELEASE, before any other transaction can begin;
+   * dropped if it rolls back. fn must not throw (it runs inside kysely's commit).
+   */
+  whenReleased(fn: () => void): void {
+    this.onRelease = fn;
   }
 
   /** Ends the running transaction; answers the batch whose commit makes it durable. */
@@ -76,6 +87,9 @@ export class SqliteGroupCommit {
     this.control.release.run();
     this.inTransaction = false;
     batch.transactions++;
+    const released = this.onRelease;
+    this.onRelease = undefined;
+    released?.();
     if (this.commitWanted) this.commit(batch);
     return batch;
   }
@@ -83,6 +97,7 @@ export class SqliteGroupCommit {
   /** Undoes the running transaction, leaving the rest of its batch as it was. */
   rollback(): void {
     this.inTransaction = false;
+    this.onRelease = undefined;
     const batch = this.batch;
     if (!batch) return;
     if (!this.writer.inTransaction) {

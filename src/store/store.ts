@@ -281,12 +281,15 @@ export class Store implements Runner {
           try {
             const value = await fn(store);
             batch = direct.group.current;
+            direct.group.whenReleased(() => {
+              for (const run of released.values()) run();
+            });
             return value;
           } finally {
             direct.owner = undefined;
           }
         });
-        for (const run of released.values()) run();
+        if (!direct) for (const run of released.values()) run();
         // SQLite: the transaction commits with the others of its batch (sqlite-group-commit.ts).
         if (batch) await batch.durable;
         for (const run of work.values()) await run();

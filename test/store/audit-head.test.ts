@@ -66,4 +66,19 @@ describe("the audit chain head on SQLite", () => {
     expect(await verifyAuditTrail(store)).toMatchObject({ ok: true, records: 6 });
     expect((await store.listAudit({ page: { top: 10, skip: 0 } })).map((r) => r.action)).not.toContain("rolled back");
   });
+
+  it("is passed on between the transactions of one commit batch, so none of them links its record again", async () => {
+    const store = await open("batch.sqlite");
+    await recordAudit(store, auditEvent("first"));
+    const before = vi.spyOn(Store.prototype, "auditHashBefore");
+    const relinks = vi.spyOn(Store.prototype, "relinkAuditEvent");
+    const commits = store.direct!.group.stats.commits;
+    await Promise.all(Array.from({ length: 12 }, (_, i) => recordAudit(store, auditEvent(`batched ${i}`))));
+    expect(store.direct!.group.stats.commits - commits).toBe(1);
+    expect(before).not.toHaveBeenCalled();
+    expect(relinks).not.toHaveBeenCalled();
+    before.mockRestore();
+    relinks.mockRestore();
+    expect(await verifyAuditTrail(store)).toMatchObject({ ok: true, records: 13 });
+  });
 });
