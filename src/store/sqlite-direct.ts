@@ -9,8 +9,8 @@ import type { SqliteGroupCommit } from "./sqlite-group-commit.js";
  * The queue is what keeps a statement out of another request's running transaction.
  * better-sqlite3 runs a statement to its end synchronously, so a statement may skip the queue when
  * it belongs to the running transaction (`owner`, set by Store.tx while its callback runs), and a
- * statement of no transaction may whenever SqliteGroupCommit.runOutside takes it (reads always;
- * writes while no transaction runs). Otherwise `run` answers undefined and the caller queues.
+ * statement of no transaction may while no transaction runs (SqliteGroupCommit.runOutside).
+ * Otherwise `run` answers undefined and the caller queues.
  */
 export class SqliteDirect {
   /** The kysely transaction whose callback is running, if any. */

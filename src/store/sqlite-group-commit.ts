@@ -9,11 +9,14 @@ import {
   type TransactionSettings,
 } from "kysely";
 
+/** What the other transactions of a batch get when an error in one made SQLite roll back them all. */
+const BATCH_LOST = () => new Error("the database rolled back this transaction with others committing beside it, after an error in one of them");
+
 /**
  * Group commit for SQLite. A commit writes every page the transaction changed to the WAL, two
  * write() calls per page, and a statement outside a transaction takes and drops the WAL-index read
- * lock with two fcntl() calls: most of the database's cost per API call was these system calls,
- * not the statements. So the server's transactions share commits: the first one opens a write
+ * lock with two fcntl() calls: a large part of the database's cost per API call was these system
+ * calls. So the server's transactions share commits: the first one opens a write
  * transaction (a batch) on the server's connection and runs inside it as a SAVEPOINT, and so do
  * the ones that follow while it is open; the batch commits once per event-loop turn, as soon as no
  * transaction is running. Nothing is answered before it is durable: a transaction's caller (and
@@ -26,9 +29,6 @@ import {
  * Transactions still run one at a time (kysely's connection queue); a statement may skip that
  * queue (SqliteDirect) where this class says so.
  */
-/** What the other transactions of a batch get when an error in one made SQLite roll back them all. */
-const BATCH_LOST = () => new Error("the database rolled back this transaction with others committing beside it, after an error in one of them");
-
 export class SqliteGroupCommit {
   /** A transaction is running (its SAVEPOINT is open): statements not of that transaction wait. */
   inTransaction = false;
@@ -157,8 +157,7 @@ export class SqliteGroupCommit {
       this.control.commit.run();
     } catch (e) {
       if (this.writer.inTransaction) this.control.rollback.run();
-      this.stats.failures++;
-      batch.settle(e as Error);
+      this.fail(batch, e as Error);
       return;
     }
     this.stats.commits++;

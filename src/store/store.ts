@@ -270,6 +270,9 @@ export class Store implements Runner {
     for (let attempt = 1; ; attempt++) {
       const work = new Map<string, () => Promise<void>>();
       const released = new Map<string, () => void>();
+      const runReleased = () => {
+        for (const run of released.values()) run();
+      };
       try {
         const direct = this.root.direct;
         let batch: Batch | undefined;
@@ -281,15 +284,13 @@ export class Store implements Runner {
           try {
             const value = await fn(store);
             batch = direct.group.current;
-            direct.group.whenReleased(() => {
-              for (const run of released.values()) run();
-            });
+            direct.group.whenReleased(runReleased);
             return value;
           } finally {
             direct.owner = undefined;
           }
         });
-        if (!direct) for (const run of released.values()) run();
+        if (!direct) runReleased();
         // SQLite: the transaction commits with the others of its batch (sqlite-group-commit.ts).
         if (batch) await batch.durable;
         for (const run of work.values()) await run();
