@@ -341,7 +341,15 @@ export class Store implements Runner {
     else await sql`select pg_advisory_xact_lock(${key})`.execute(this.db);
   }
 
+  private readonly closeWork = new Map<string, () => Promise<void>>();
+
+  /** Work to finish before the database closes (on the root Store; by key, the same key once). */
+  beforeClose(key: string, fn: () => Promise<void>): void {
+    this.root.closeWork.set(key, fn);
+  }
+
   async close(): Promise<void> {
+    for (const run of this.root.closeWork.values()) await run();
     await this.closeFn();
   }
 

@@ -10,6 +10,7 @@ import { call, type ApiResponse, type TestServer } from "../helpers/server.js";
 import { des3, TestCard } from "../helpers/card.js";
 import { readCrl, serialOf, leafOfPkcs7, tempDir } from "../helpers/pki.js";
 import {
+  auditLinked,
   consistencyViolations,
   DEFAULT_KEY,
   LOGON,
@@ -111,12 +112,14 @@ describe.skipIf(!PG_AVAILABLE)(`two server processes on one PostgreSQL database$
     const rows = await query(cluster.dbUrl, "select serial from certificates where request_uuid = $1", [requestId]);
     expect(rows).toHaveLength(1);
     expect(rows[0].serial).toBe(serialOf(leafOfPkcs7(Buffer.from(won[0]!.a.body[0].Pkcs7, "base64"))));
+    await auditLinked(cluster.dbUrl);
     expect(await query(cluster.dbUrl, "select count(*)::int as n from audit_events where request_uuid = $1 and action = 'certificate.issue'", [requestId])).toEqual([{ n: 1 }]);
 
     // Parallel completes: all answer Completed, the completion happens once.
     const done = await Promise.all(Array.from({ length: 10 }, (_, i) => call(via(i), "PUT", `/requests/${requestId}`, { ...u, body: { status: "Completed" } })));
     for (const d of done) expect(d.status, d.text).toBe(200);
     for (const d of done) expect(d.body.Status).toBe(8);
+    await auditLinked(cluster.dbUrl);
     expect(await query(cluster.dbUrl, "select count(*)::int as n from audit_events where request_uuid = $1 and action = 'request.complete'", [requestId])).toEqual([{ n: 1 }]);
     expect(await query(cluster.dbUrl, "select status from smartcards where request_uuid = $1", [requestId])).toEqual([{ status: 3 }]);
   });
@@ -171,6 +174,7 @@ describe.skipIf(!PG_AVAILABLE)(`two server processes on one PostgreSQL database$
     // The diversified key counts against the same bound.
     expect((await call(A, "GET", `/requests/${requestId}/smartcards/${scid}/diversifiedkey?cardid=${card.cardId}`, u)).status).toBe(403);
     expect(await query(cluster.dbUrl, "select responses_released from requests where uuid = $1", [requestId])).toEqual([{ responses_released: RESPONSE_BOUND }]);
+    await auditLinked(cluster.dbUrl);
     const audited = await query(
       cluster.dbUrl,
       "select outcome, count(*)::int as n from audit_events where request_uuid = $1 and action like 'smartcard.%' and action <> 'smartcard.bind' group by outcome order by outcome",

@@ -88,10 +88,21 @@ export async function query<T extends pg.QueryResultRow = any>(dbUrl: string, te
 }
 
 /**
+ * Waits (up to timeoutMs) until no audit record is pending: servers link committed records a
+ * moment after their commit, in the background (domain/audit.ts). One still pending after that
+ * is reported by consistencyViolations.
+ */
+export async function auditLinked(dbUrl: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await query(dbUrl, "select id from audit_pending limit 1")).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
+/**
  * Every invariant a request, card, certificate, approval, release counter, CRL and the audit trail
  * must satisfy, however processes raced or died. Returns the violations (empty when consistent).
  */
 export async function consistencyViolations(dbUrl: string): Promise<string[]> {
+  await auditLinked(dbUrl);
   const checks: Record<string, string> = {
     "request in an unknown state": "select uuid from requests where status not in (3, 4, 8, 9, 16, 17, 18, 19)",
     "completed_at set exactly for final states":

@@ -1,0 +1,91 @@
+// On PostgreSQL an audit record is written unlinked with its change and linked into the chain in
+// the background a moment after the commit (domain/audit.ts): nobody waits for the linking, many
+// records share one pass, and closing the store links what is still pending.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { openStore } from "../../src/store/open.js";
+import { Store } from "../../src/store/store.js";
+import { recordAudit } from "../../src/domain/audit.js";
+import { verifyAuditTrail } from "../../src/domain/services/audit-verify.js";
+import { auditEvent } from "../helpers/store.js";
+import { ensureTestDatabase, testDatabaseName } from "../helpers/server.js";
+import { PG_AVAILABLE, SKIP_REASON } from "./support.js";
+
+const dir = mkdtempSync(join(tmpdir(), "openclm-audit-link-"));
+let url: string;
+const stores: Store[] = [];
+beforeAll(async () => {
+  if (PG_AVAILABLE) url = await ensureTestDatabase(testDatabaseName(dir));
+});
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function open(): Promise<Store> {
+  const store = await openStore({ url, dataDir: dir });
+  stores.push(store);
+  return store;
+}
+
+/** Actions of the records still waiting to be linked, read without linking them. */
+async function pending(store: Store): Promise<string[]> {
+  return (await store.db.selectFrom("audit_pending").select("action").orderBy("id").execute()).map((r) => r.action);
+}
+
+async function linked(store: Store): Promise<string[]> {
+  return (await store.db.selectFrom("audit_events").select("action").orderBy("seq").execute()).map((r) => r.action);
+}
+
+async function until(what: () => Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await what()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}
+
+describe.skipIf(!PG_AVAILABLE)(`audit linking in the background on PostgreSQL${SKIP_REASON}`, () => {
+  it("answers without waiting for linking, and links in the background, many records per pass", async () => {
+    const store = await open();
+    // Another session holds the chain's lock, so no pass can finish until it lets go.
+    const passes = vi.spyOn(Store.prototype, "takePendingAudit");
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((r) => (locked = r));
+    const other = await open();
+    const holding = other.tx(async (tx) => {
+      await tx.lockTransaction("auditChain");
+      locked();
+      await held;
+    });
+    try {
+      await lockTaken;
+      // Twenty changes committed together are all answered while the chain is locked.
+      await Promise.all(Array.from({ length: 20 }, (_, i) => recordAudit(store, auditEvent(`batch-${i}`))));
+      expect((await pending(store)).filter((a) => a.startsWith("batch-"))).toHaveLength(20);
+      release();
+      await holding;
+      await until(async () => (await pending(store)).length === 0, 5_000);
+      expect(await pending(store)).toEqual([]);
+      expect((await linked(store)).filter((a) => a.startsWith("batch-")).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `batch-${i}`).sort());
+      // The pass waiting on the lock and at most one queued behind it: not a pass per record.
+      expect(passes.mock.calls.length).toBeLessThanOrEqual(2);
+      expect((await verifyAuditTrail(store)).ok).toBe(true);
+    } finally {
+      release();
+      passes.mockRestore();
+    }
+  });
+
+  it("links what is still pending when the store closes", async () => {
+    const writer = await open();
+    await recordAudit(writer, auditEvent("just-before-close"));
+    await writer.close();
+    stores.splice(stores.indexOf(writer), 1);
+    const reader = await open();
+    expect(await pending(reader)).toEqual([]);
+    expect((await linked(reader)).at(-1)).toBe("just-before-close");
+    expect((await verifyAuditTrail(reader)).ok).toBe(true);
+  });
+});
