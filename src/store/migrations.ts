@@ -1,6 +1,8 @@
 // One set of migrations for both engines; the only difference is the binary and
 // auto-increment column types, passed in by the engine.
 import { sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { DIRECTORY_CHANNEL } from "./pg-change-listener.js";
+import { DIRECTORY_VERSION } from "./store.js";
 
 export interface EngineTypes {
   blob: "blob" | "bytea";
@@ -313,6 +315,32 @@ function loginFailures(): Migration {
 }
 
 /**
+ * PostgreSQL: every change of the directory version (users and groups) is announced on the
+ * DIRECTORY_CHANNEL, by any writer (a server process, the admin CLI, a script), so that each
+ * server process can keep the version it read until it hears of a change instead of reading it
+ * on every request (store/pg-change-listener.ts). Announced at commit, never for a rollback.
+ */
+function directoryNotify(t: EngineTypes): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      if (t.engine !== "postgres") return;
+      await sql
+        .raw(
+          `create or replace function openclm_directory_changed() returns trigger language plpgsql as $$
+           begin perform pg_notify('${DIRECTORY_CHANNEL}', ''); return null; end $$`,
+        )
+        .execute(db);
+      await sql
+        .raw(
+          `create trigger counters_directory_changed after insert or update on counters
+           for each row when (new.name = '${DIRECTORY_VERSION}') execute function openclm_directory_changed()`,
+        )
+        .execute(db);
+    },
+  };
+}
+
+/**
  * The partial indexes of open requests also indexed every open request whose credential column is
  * empty (an enrollment has no old card, no profile…): four index entries written with each new
  * request and moved with each change of state, never read. Only rows with a value are indexed now.
@@ -357,7 +385,7 @@ function rebuildIndexes(t: EngineTypes, table: string, indexes: Record<string, {
 export function migrationProvider(t: EngineTypes): MigrationProvider {
   return {
     async getMigrations() {
-      return { "0001_initial": initial(t), "0002_scale": scale(t), "0003_audit_pending": auditPending(t), "0004_sessions": sessions(), "0005_login_failures": loginFailures(), "0006_open_request_indexes": openRequestIndexes(t), "0007_certificate_indexes": certificateIndexes(t) };
+      return { "0001_initial": initial(t), "0002_scale": scale(t), "0003_audit_pending": auditPending(t), "0004_sessions": sessions(), "0005_login_failures": loginFailures(), "0006_open_request_indexes": openRequestIndexes(t), "0007_certificate_indexes": certificateIndexes(t), "0008_directory_notify": directoryNotify(t) };
     },
   };
 }

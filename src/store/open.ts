@@ -7,6 +7,7 @@ import { migrationProvider } from "./migrations.js";
 import { Store } from "./store.js";
 import { startCheckpointer, WRITER_AUTOCHECKPOINT_PAGES } from "./sqlite-checkpointer.js";
 import { SqliteDirect } from "./sqlite-direct.js";
+import { DIRECTORY_CHANNEL, PgChangeListener } from "./pg-change-listener.js";
 import { GroupCommitSqliteDialect, SqliteGroupCommit } from "./sqlite-group-commit.js";
 
 export interface OpenOptions {
@@ -81,7 +82,7 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
     await db.destroy();
   });
   const dataVersion = sqlite.prepare("PRAGMA data_version").pluck();
-  store.dataVersion = () => dataVersion.get() as number;
+  store.outsideChanges = () => dataVersion.get() as number;
   store.direct = new SqliteDirect(group);
   return store;
 }
@@ -136,9 +137,20 @@ async function openPostgres(opts: OpenOptions): Promise<Store> {
     await db.destroy().catch(() => {});
     throw new Error(`cannot connect to PostgreSQL at ${redact(url)}: ${(e as Error).message}`);
   }
-  return new Store(db, "postgres", async () => {
+  // One more connection per process, idle but for notifications: it lets logins cached by this
+  // process stay valid without reading the directory version on every request.
+  const listener = new PgChangeListener(
+    () => new pg.Client({ connectionString: url.toString(), keepAlive: true, application_name: "openclm-listener", connectionTimeoutMillis: PG_DEFAULTS.connectTimeoutMs }),
+    DIRECTORY_CHANNEL,
+    opts.onBackgroundError,
+  );
+  await listener.start();
+  const store = new Store(db, "postgres", async () => {
+    await listener.close();
     await db.destroy();
   });
+  store.outsideChanges = () => listener.changes();
+  return store;
 }
 
 /**

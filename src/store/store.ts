@@ -193,29 +193,31 @@ export class Store implements Runner {
   }
 
   /**
-   * SQLite only: PRAGMA data_version of the server's connection, which changes when any other
-   * connection (another process on the same file) commits. Set by openStore on the root Store.
+   * A number that moves whenever another connection may have changed the directory (users and
+   * groups); undefined while that cannot be known. SQLite: PRAGMA data_version of the server's
+   * connection, which moves when any other connection commits. PostgreSQL: the directory-change
+   * notifications heard (pg-change-listener.ts). Set by openStore on the root Store.
    */
-  dataVersion?: () => number;
+  outsideChanges?: () => number | undefined;
   /** SQLite only: runs compiled statements without kysely's connection queue where that is safe. Set by openStore on the root Store. */
   direct?: SqliteDirect;
   private directoryWrites = 0;
-  private directoryCache?: { dataVersion: number; writes: number; value: number };
+  private directoryCache?: { outside: number; writes: number; value: number };
 
   /**
    * The users-and-groups version that cached logins are checked against, on every authenticated
-   * request. On SQLite the last value read is reused while neither this process (it counts its own
-   * directory writes) nor any other connection (data_version) has changed the database since.
+   * request. The last value read is reused while neither this process (it counts its own directory
+   * writes) nor any other connection (outsideChanges) has changed the directory since.
    */
   async directoryVersion(): Promise<number> {
     const root = this.root;
-    if (!root.dataVersion || this.db.isTransaction) return this.counterValue(DIRECTORY_VERSION);
-    const dataVersion = root.dataVersion();
+    const outside = this.db.isTransaction ? undefined : root.outsideChanges?.();
+    if (outside === undefined) return this.counterValue(DIRECTORY_VERSION);
     const writes = root.directoryWrites;
     const cached = root.directoryCache;
-    if (cached && cached.dataVersion === dataVersion && cached.writes === writes) return cached.value;
+    if (cached && cached.outside === outside && cached.writes === writes) return cached.value;
     const value = await this.counterValue(DIRECTORY_VERSION);
-    root.directoryCache = { dataVersion, writes, value };
+    root.directoryCache = { outside, writes, value };
     return value;
   }
 
@@ -672,7 +674,8 @@ export class Store implements Runner {
       .returning("value")
       .executeTakeFirstOrThrow();
     // And once it is committed: a read between the two (of the value committed before) may have
-    // been cached with the first count, and the server's own commits do not move data_version.
+    // been cached with the first count, and the server's own commits do not move data_version
+    // (nor do they arrive as notifications before the commit has returned).
     if (name === DIRECTORY_VERSION) await this.afterCommit(DIRECTORY_VERSION, async () => void this.root.directoryWrites++);
     return Number(row.value);
   }

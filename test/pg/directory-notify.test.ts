@@ -1,0 +1,112 @@
+// On PostgreSQL each server process keeps the directory version it read (cached logins are checked
+// against it on every request) until a notification says another connection changed users or
+// groups (store/pg-change-listener.ts, migration 0008); while its listening connection is down it
+// reads the version on every request again.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { openStore } from "../../src/store/open.js";
+import { DIRECTORY_VERSION, type Store } from "../../src/store/store.js";
+import { ensureTestDatabase, testDatabaseName } from "../helpers/server.js";
+import { PG_AVAILABLE, query, SKIP_REASON } from "./support.js";
+
+const dir = mkdtempSync(join(tmpdir(), "openclm-directory-notify-"));
+let url: string;
+const stores: Store[] = [];
+beforeAll(async () => {
+  if (PG_AVAILABLE) url = await ensureTestDatabase(testDatabaseName(dir));
+});
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function open(): Promise<Store> {
+  const store = await openStore({ url, dataDir: dir });
+  stores.push(store);
+  return store;
+}
+
+const user = (name: string) => ({
+  uuid: `00000000-0000-4000-8000-${name.padStart(12, "0")}`,
+  name,
+  display_name: name,
+  email: `${name}@example.test`,
+  upn: `${name}@example.test`,
+  password_hash: null,
+  disabled: 0,
+  source: "local",
+  created_at: "2026-01-01T00:00:00.000Z",
+});
+
+/** Calls fn until it returns true or ms have passed. */
+async function until(fn: () => Promise<boolean>, ms = 5_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** True when two reads of the version in a row needed no statement. */
+async function quiet(store: Store, reads: { mock: { calls: unknown[] } }): Promise<boolean> {
+  const before = reads.mock.calls.length;
+  await store.directoryVersion();
+  await store.directoryVersion();
+  return reads.mock.calls.length === before;
+}
+
+describe.skipIf(!PG_AVAILABLE)(`the directory version on PostgreSQL${SKIP_REASON}`, () => {
+  it("is read once while nothing changes, and again once another process's change is announced", async () => {
+    const server = await open();
+    const admin = await open(); // the admin CLI, or another server process
+    // The version's first write also creates its row: two announcements; from then on one per change.
+    await admin.insertUser(user("seed"));
+    const reads = vi.spyOn(server, "counterValue");
+    expect(await until(async () => (await server.directoryVersion()) === 1)).toBe(true);
+    expect(await until(async () => quiet(server, reads))).toBe(true);
+    const v0 = await server.directoryVersion();
+    const settled = reads.mock.calls.length;
+    expect(await server.directoryVersion()).toBe(v0);
+    expect(reads).toHaveBeenCalledTimes(settled);
+
+    await admin.insertUser(user("nora"));
+    expect(await until(async () => (await server.directoryVersion()) === v0 + 1)).toBe(true);
+    const afterChange = reads.mock.calls.length;
+    expect(await server.directoryVersion()).toBe(v0 + 1);
+    expect(await server.directoryVersion()).toBe(v0 + 1);
+    expect(reads).toHaveBeenCalledTimes(afterChange);
+
+    // A change rolled back is never announced: the cached version stays in use.
+    await admin
+      .tx(async (tx) => {
+        await tx.nextCounter(DIRECTORY_VERSION);
+        throw new Error("rolled back on purpose");
+      })
+      .catch(() => {});
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await server.directoryVersion()).toBe(v0 + 1);
+    expect(reads).toHaveBeenCalledTimes(afterChange);
+  });
+
+  it("reads the version on every request while it cannot listen, and caches again once it listens again", async () => {
+    const server = await open();
+    const admin = await open();
+    const reads = vi.spyOn(server, "counterValue");
+    expect(await until(async () => quiet(server, reads))).toBe(true);
+    const v0 = await server.directoryVersion();
+
+    // Cut every listening connection (as a database restart or a network cut would).
+    await query(url, "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'openclm-listener' and datname = current_database()");
+    expect(await until(async () => ((await server.directoryVersion()), reads.mock.calls.length >= 3))).toBe(true);
+    // Unheard meanwhile (it reconnects only after a second), and still seen at once.
+    await admin.insertUser(user("otto"));
+    expect(await server.directoryVersion()).toBe(v0 + 1);
+
+    // Listening again (it reconnects after a second): the version is read once, then kept.
+    expect(await until(async () => quiet(server, reads), 10_000)).toBe(true);
+    expect(await server.directoryVersion()).toBe(v0 + 1);
+  });
+});
