@@ -1,34 +1,15 @@
 // On PostgreSQL an audit record is written unlinked with its change and linked into the chain in
 // the background a moment after the commit (domain/audit.ts): nobody waits for the linking, many
 // records share one pass, and closing the store links what is still pending.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { openStore } from "../../src/store/open.js";
+import { describe, expect, it, vi } from "vitest";
 import { Store } from "../../src/store/store.js";
 import { recordAudit } from "../../src/domain/audit.js";
 import { verifyAuditTrail } from "../../src/domain/services/audit-verify.js";
 import { auditEvent } from "../helpers/store.js";
-import { ensureTestDatabase, testDatabaseName } from "../helpers/server.js";
-import { PG_AVAILABLE, SKIP_REASON } from "./support.js";
+import { PG_AVAILABLE, scratchDatabase, SKIP_REASON } from "./support.js";
 
-const dir = mkdtempSync(join(tmpdir(), "openclm-audit-link-"));
-let url: string;
-const stores: Store[] = [];
-beforeAll(async () => {
-  if (PG_AVAILABLE) url = await ensureTestDatabase(testDatabaseName(dir));
-});
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function open(): Promise<Store> {
-  const store = await openStore({ url, dataDir: dir });
-  stores.push(store);
-  return store;
-}
+const db = scratchDatabase("audit-background");
+const open = () => db.open();
 
 /** Actions of the records still waiting to be linked, read without linking them. */
 async function pending(store: Store): Promise<string[]> {
@@ -81,8 +62,7 @@ describe.skipIf(!PG_AVAILABLE)(`audit linking in the background on PostgreSQL${S
   it("links what is still pending when the store closes", async () => {
     const writer = await open();
     await recordAudit(writer, auditEvent("just-before-close"));
-    await writer.close();
-    stores.splice(stores.indexOf(writer), 1);
+    await db.close(writer);
     const reader = await open();
     expect(await pending(reader)).toEqual([]);
     expect((await linked(reader)).at(-1)).toBe("just-before-close");

@@ -2,32 +2,20 @@
 // a round trip of its own (store/open.ts). The transaction must be exactly as before: nothing
 // visible to others before the commit, everything undone on a rollback, a failed statement leaving
 // the connection fit for the next transaction.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openStore } from "../../src/store/open.js";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/store.js";
-import { ensureTestDatabase, testDatabaseName } from "../helpers/server.js";
-import { PG_AVAILABLE, query, SKIP_REASON } from "./support.js";
+import { PG_AVAILABLE, query, scratchDatabase, SKIP_REASON } from "./support.js";
 
-const dir = mkdtempSync(join(tmpdir(), "openclm-deferred-begin-"));
-let url: string;
+const db = scratchDatabase("deferred-begin");
 let store: Store;
 beforeAll(async () => {
-  if (!PG_AVAILABLE) return;
-  url = await ensureTestDatabase(testDatabaseName(dir));
   // pool_max=2: the same two connections serve every transaction below, so a connection left in a
   // transaction (or with a BEGIN still held back) would show in the next one.
-  store = await openStore({ url: `${url}?pool_max=2`, dataDir: dir });
-});
-afterAll(async () => {
-  await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+  if (PG_AVAILABLE) store = await db.open("?pool_max=2");
 });
 
-const counter = async (name: string) => (await query(url, "select value from counters where name = $1", [name]))[0]?.value;
+const counter = async (name: string) => (await query(db.url, "select value from counters where name = $1", [name]))[0]?.value;
 
 describe.skipIf(!PG_AVAILABLE)(`transactions on PostgreSQL with BEGIN sent along with the first statement${SKIP_REASON}`, () => {
   it("keep their writes from other connections until the commit", async () => {
@@ -66,7 +54,7 @@ describe.skipIf(!PG_AVAILABLE)(`transactions on PostgreSQL with BEGIN sent along
     await expect(store.tx(async () => Promise.reject(new Error("before any statement")))).rejects.toThrow("before any statement");
     await store.tx((tx) => tx.nextCounter("deferred_e"));
     expect(await counter("deferred_e")).toBe("1");
-    const open = await query(url, "select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'openclm' and state like 'idle in transaction%'");
+    const open = await query(db.url, "select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'openclm' and state like 'idle in transaction%'");
     expect(open).toEqual([{ n: 0 }]);
   });
 });

@@ -2,31 +2,12 @@
 // against it on every request) until a notification says another connection changed users or
 // groups (store/pg-change-listener.ts, migration 0008); while its listening connection is down it
 // reads the version on every request again.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { openStore } from "../../src/store/open.js";
+import { describe, expect, it, vi } from "vitest";
 import { DIRECTORY_VERSION, type Store } from "../../src/store/store.js";
-import { ensureTestDatabase, testDatabaseName } from "../helpers/server.js";
-import { PG_AVAILABLE, query, SKIP_REASON } from "./support.js";
+import { PG_AVAILABLE, query, scratchDatabase, SKIP_REASON } from "./support.js";
 
-const dir = mkdtempSync(join(tmpdir(), "openclm-directory-notify-"));
-let url: string;
-const stores: Store[] = [];
-beforeAll(async () => {
-  if (PG_AVAILABLE) url = await ensureTestDatabase(testDatabaseName(dir));
-});
-afterAll(async () => {
-  await Promise.all(stores.map((s) => s.close()));
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function open(): Promise<Store> {
-  const store = await openStore({ url, dataDir: dir });
-  stores.push(store);
-  return store;
-}
+const db = scratchDatabase("directory-notify");
+const open = () => db.open();
 
 const user = (name: string) => ({
   uuid: `00000000-0000-4000-8000-${name.padStart(12, "0")}`,
@@ -99,7 +80,7 @@ describe.skipIf(!PG_AVAILABLE)(`the directory version on PostgreSQL${SKIP_REASON
     const v0 = await server.directoryVersion();
 
     // Cut every listening connection (as a database restart or a network cut would).
-    await query(url, "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'openclm-listener' and datname = current_database()");
+    await query(db.url, "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'openclm-listener' and datname = current_database()");
     expect(await until(async () => ((await server.directoryVersion()), reads.mock.calls.length >= 3))).toBe(true);
     // Unheard meanwhile (it reconnects only after a second), and still seen at once.
     await admin.insertUser(user("otto"));

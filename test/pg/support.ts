@@ -1,13 +1,16 @@
 // Several server processes on one PostgreSQL database: configuration, start-up, direct database
 // access, and the consistency query every test/pg test ends with.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { parse, stringify } from "yaml";
 import { ensureTestDatabase, REPO, startServer, testDatabaseName, type TestServer } from "../helpers/server.js";
+import { afterAll, beforeAll } from "vitest";
 import { verifyChain } from "../../src/domain/audit.js";
+import { openStore } from "../../src/store/open.js";
+import type { Store } from "../../src/store/store.js";
 
 /** test/pg needs a PostgreSQL server; without one its tests are skipped and say so. */
 export const PG_AVAILABLE = !!process.env.OPENCLM_TEST_PG_URL;
@@ -172,4 +175,33 @@ export async function consistencyViolations(dbUrl: string): Promise<string[]> {
     await client.end();
   }
   return violations;
+}
+
+/**
+ * A PostgreSQL database of the test file's own, created before its tests, and the Stores it opens
+ * on it, closed after them. `url` is set once the database exists.
+ */
+export function scratchDatabase(name: string): { url: string; open(params?: string): Promise<Store>; close(store: Store): Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), `openclm-${name}-`));
+  const opened = new Set<Store>();
+  const db = {
+    url: "",
+    async open(params = ""): Promise<Store> {
+      const store = await openStore({ url: `${db.url}${params}`, dataDir: dir });
+      opened.add(store);
+      return store;
+    },
+    async close(store: Store): Promise<void> {
+      opened.delete(store);
+      await store.close();
+    },
+  };
+  beforeAll(async () => {
+    if (PG_AVAILABLE) db.url = await ensureTestDatabase(testDatabaseName(dir));
+  });
+  afterAll(async () => {
+    await Promise.all([...opened].map((s) => s.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return db;
 }
