@@ -120,11 +120,11 @@ async function openPostgres(opts: OpenOptions): Promise<Store> {
     keepAlive: true,
     application_name: "openclm",
     options: opts.pgSchema ? `-c search_path=${opts.pgSchema}` : undefined,
-    // BIGINT (counters, CRL numbers, audit sequence) arrives as text; the values stay far below 2^53.
-    // Per pool rather than pg.types.setTypeParser, so other pg users in the process are unaffected.
     // Queries are written without waiting for the answer to the one before: only a deferred BEGIN
     // (see beginWithFirstStatement) ever has one behind it, as kysely awaits each statement.
     pipeline: true,
+    // BIGINT (counters, CRL numbers, audit sequence) arrives as text; the values stay far below 2^53.
+    // Per pool rather than pg.types.setTypeParser, so other pg users in the process are unaffected.
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
         oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
@@ -192,8 +192,9 @@ function beginWithFirstStatement(client: import("pg").PoolClient, query: Query):
   let pending = false;
   const stream = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
   return (text, values, callback) => {
-    if (typeof callback !== "function" && typeof text === "string") {
-      const word = text.trim().toLowerCase();
+    // Only kysely's own transaction statements are this short.
+    if (typeof callback !== "function" && typeof text === "string" && text.length <= 8) {
+      const word = text.toLowerCase();
       if (word === "begin") {
         pending = true;
         return Promise.resolve({ command: "BEGIN", rowCount: null, rows: [], fields: [] });
