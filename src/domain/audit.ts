@@ -129,7 +129,7 @@ const BATCH = 500;
  * How long a committed record may wait to be linked. Each linking pass is six round trips
  * whatever its size; linked per answer, passes were a quarter of all statements under load.
  */
-export const LINK_DELAY_MS = 10;
+const LINK_DELAY_MS = 10;
 const chainers = new WeakMap<Store, AuditChainer>();
 
 function chainerOf(root: Store): AuditChainer {

@@ -140,14 +140,13 @@ async function openPostgres(opts: OpenOptions): Promise<Store> {
     await db.destroy().catch(() => {});
     throw new Error(`cannot connect to PostgreSQL at ${redact(url)}: ${(e as Error).message}`);
   }
-  // One more connection per process, idle but for notifications: it lets logins cached by this
-  // process stay valid without reading the directory version on every request.
+  // One more connection per process (opened at the first authenticated request), idle but for
+  // notifications: logins cached by this process stay valid without a read on every request.
   const listener = new PgChangeListener(
     () => new pg.Client({ connectionString: url.toString(), keepAlive: true, application_name: "openclm-listener", connectionTimeoutMillis: PG_DEFAULTS.connectTimeoutMs }),
     DIRECTORY_CHANNEL,
     opts.onBackgroundError,
   );
-  await listener.start();
   const store = new Store(db, "postgres", async () => {
     await listener.close();
     await db.destroy();

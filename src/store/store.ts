@@ -343,15 +343,16 @@ export class Store implements Runner {
     else await sql`select pg_advisory_xact_lock(${key})`.execute(this.db);
   }
 
-  private readonly closeWork = new Map<string, () => Promise<void>>();
+  /** On the root Store only (a Store is made per transaction: none needs a map of its own). */
+  private closeWork?: Map<string, () => Promise<void>>;
 
   /** Work to finish before the database closes (on the root Store; by key, the same key once). */
   beforeClose(key: string, fn: () => Promise<void>): void {
-    this.root.closeWork.set(key, fn);
+    (this.root.closeWork ??= new Map()).set(key, fn);
   }
 
   async close(): Promise<void> {
-    for (const run of this.root.closeWork.values()) await run();
+    for (const run of this.root.closeWork?.values() ?? []) await run();
     await this.closeFn();
   }
 
