@@ -8,6 +8,7 @@ import { Store } from "./store.js";
 import { startCheckpointer, WRITER_AUTOCHECKPOINT_PAGES } from "./sqlite-checkpointer.js";
 import { SqliteDirect } from "./sqlite-direct.js";
 import { DIRECTORY_CHANNEL, PgChangeListener } from "./pg-change-listener.js";
+import { holdBackStatements, type Query } from "./pg-held-back.js";
 import { GroupCommitSqliteDialect, SqliteGroupCommit } from "./sqlite-group-commit.js";
 
 export interface OpenOptions {
@@ -120,8 +121,8 @@ async function openPostgres(opts: OpenOptions): Promise<Store> {
     keepAlive: true,
     application_name: "openclm",
     options: opts.pgSchema ? `-c search_path=${opts.pgSchema}` : undefined,
-    // Queries are written without waiting for the answer to the one before: only a deferred BEGIN
-    // (see beginWithFirstStatement) ever has one behind it, as kysely awaits each statement.
+    // Queries are written without waiting for the answer to the one before: only what is held
+    // back (pg-held-back.ts) ever has one behind it, as kysely awaits each statement.
     pipeline: true,
     // BIGINT (counters, CRL numbers, audit sequence) arrives as text; the values stay far below 2^53.
     // Per pool rather than pg.types.setTypeParser, so other pg users in the process are unaffected.
@@ -173,45 +174,10 @@ function prepareStatements(query: Query): Query {
   };
 }
 
-type Query = (text: unknown, values?: unknown, callback?: unknown) => Promise<unknown>;
-
 function wrapQueries(client: import("pg").PoolClient): void {
   const query = client.query.bind(client) as Query;
-  (client as { query: unknown }).query = beginWithFirstStatement(client, prepareStatements(query));
-}
-
-/**
- * A transaction's BEGIN was a round trip of its own, and a write of its own, before its first
- * statement: about one in eight of all round trips of an enrollment. It is held back and written
- * together with that first statement instead (one write; pipeline mode sends the second without
- * waiting for the first's answer), and a transaction that ran no statement sends nothing at all.
- * BEGIN cannot fail on a live connection, and if the connection dies the statement fails with it.
- */
-function beginWithFirstStatement(client: import("pg").PoolClient, query: Query): Query {
-  let pending = false;
   const stream = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
-  return (text, values, callback) => {
-    // Only kysely's own transaction statements are this short.
-    if (typeof callback !== "function" && typeof text === "string" && text.length <= 8) {
-      const word = text.toLowerCase();
-      if (word === "begin") {
-        pending = true;
-        return Promise.resolve({ command: "BEGIN", rowCount: null, rows: [], fields: [] });
-      }
-      if (pending && (word === "commit" || word === "rollback")) {
-        pending = false;
-        return Promise.resolve({ command: word.toUpperCase(), rowCount: null, rows: [], fields: [] });
-      }
-    }
-    if (!pending) return query(text, values, callback);
-    pending = false;
-    stream.cork();
-    try {
-      return Promise.all([query("begin"), query(text, values, callback)]).then(([, answer]) => answer);
-    } finally {
-      stream.uncork();
-    }
-  };
+  (client as { query: unknown }).query = holdBackStatements(stream, prepareStatements(query));
 }
 
 const MAX_NAMED_PARAMETERS = 32;

@@ -1,6 +1,7 @@
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from "kysely";
 import type { Engine } from "./store.js";
 import type { Database } from "./schema.js";
+import { ANSWER_NOT_NEEDED } from "./pg-held-back.js";
 
 /** Where a compiled statement runs: the Store (its connection or transaction). */
 export interface Runner {
@@ -18,12 +19,21 @@ export interface Runner {
 export class Prepared<R, A extends unknown[]> {
   private readonly byEngine = new Map<Engine, { compiled: CompiledQuery<R>; slots: number[] }>();
 
-  constructor(private readonly build: (db: Kysely<Database>, arg: <I extends number>(i: I) => A[I]) => Compilable<R>) {}
+  /**
+   * `answerNotNeeded`: the caller reads nothing of the answer, so inside a PostgreSQL transaction
+   * the statement may wait to be written with the next one (pg-held-back.ts); its error, if any,
+   * then fails that next statement or the COMMIT.
+   */
+  constructor(
+    private readonly build: (db: Kysely<Database>, arg: <I extends number>(i: I) => A[I]) => Compilable<R>,
+    private readonly opts: { answerNotNeeded?: boolean } = {},
+  ) {}
 
   execute(runner: Runner, ...args: A): Promise<QueryResult<R>> {
     let entry = this.byEngine.get(runner.engine);
     if (!entry) {
-      const compiled = this.build(runner.db, marker).compile();
+      let compiled = this.build(runner.db, marker).compile();
+      if (this.opts.answerNotNeeded && runner.engine === "postgres") compiled = { ...compiled, sql: ANSWER_NOT_NEEDED + compiled.sql };
       const slots = compiled.parameters.map((p) => (typeof p === "string" && p.startsWith(MARK) ? Number(p.slice(MARK.length)) : -1));
       entry = { compiled, slots };
       this.byEngine.set(runner.engine, entry);

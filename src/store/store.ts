@@ -111,7 +111,7 @@ const Q = {
       .values({ ...auditColumns(a), prev_hash: a(10), hash: a(11) })
       .returning("seq"),
   ),
-  insertPendingAudit: new Prepared<never, AuditValues>((db, a) => db.insertInto("audit_pending").values(auditColumns(a))),
+  insertPendingAudit: new Prepared<never, AuditValues>((db, a) => db.insertInto("audit_pending").values(auditColumns(a)), { answerNotNeeded: true }),
   auditHashBefore: new Prepared<{ hash: string }, [number]>((db, a) =>
     db.selectFrom("audit_events").select("hash").where("seq", "<", a(0)).orderBy("seq", "desc").limit(1),
   ),

@@ -45,6 +45,9 @@ describe.skipIf(!PG_AVAILABLE)(`audit linking in the background on PostgreSQL${S
       // Twenty changes committed together are all answered while the chain is locked.
       await Promise.all(Array.from({ length: 20 }, (_, i) => recordAudit(store, auditEvent(`batch-${i}`))));
       expect((await pending(store)).filter((a) => a.startsWith("batch-"))).toHaveLength(20);
+      // Every commit's linking timer (10 ms) has fired while the lock is still held; one firing
+      // after the release would rightly start a pass of its own.
+      await new Promise((r) => setTimeout(r, 50));
       release();
       await holding;
       await until(async () => (await pending(store)).length === 0, 5_000);
