@@ -39,6 +39,8 @@ export const CRL_CHANGES = "crl_changes";
 export const CRL_CHANGES_PUBLISHED = "crl_changes_published";
 /** Counts every change to users and their groups, so caches of them can tell they are current. */
 export const DIRECTORY_VERSION = "directory_version";
+/** Users kept by userByUuid; the oldest read goes first. */
+const USER_CACHE_SIZE = 10_000;
 
 const TX_ATTEMPTS = 5;
 
@@ -202,6 +204,8 @@ export class Store implements Runner {
   /** SQLite only: runs compiled statements without kysely's connection queue where that is safe. Set by openStore on the root Store. */
   direct?: SqliteDirect;
   private directoryWrites = 0;
+  /** Users by uuid with the directory version they were read at (root only; userByUuid). */
+  private userCache?: Map<string, { version: number; row: UserRow }>;
   private directoryCache?: { outside: number; writes: number; value: number };
 
   /**
@@ -369,8 +373,27 @@ export class Store implements Runner {
   async userByName(name: string): Promise<UserRow | undefined> {
     return this.db.selectFrom("users").selectAll().where("name", "=", name).executeTakeFirst();
   }
+  /**
+   * Outside a transaction, from a cache kept while the directory version stays the same: a
+   * request's target user is read by several calls of every enrollment. The version is read
+   * first, so a change landing in between leaves the entry stale, never wrongly current (and on
+   * SQLite a read made while a batch is open fails with the batch). Inside a transaction, always
+   * read: a decision made there reads what it decides on.
+   */
   async userByUuid(uuid: string): Promise<UserRow | undefined> {
-    return Q.userByUuid.first(this, uuid);
+    if (this.db.isTransaction) return Q.userByUuid.first(this, uuid);
+    const root = this.root;
+    const version = await this.directoryVersion();
+    const cache = (root.userCache ??= new Map());
+    const hit = cache.get(uuid);
+    if (hit?.version === version) return { ...hit.row };
+    const row = await Q.userByUuid.first(this, uuid);
+    cache.delete(uuid);
+    if (row) {
+      if (cache.size >= USER_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      cache.set(uuid, { version, row: { ...row } });
+    }
+    return row;
   }
   async insertUser(row: Insertable<UsersTable>): Promise<void> {
     await this.db.insertInto("users").values(row).execute();

@@ -72,6 +72,28 @@ describe.skipIf(!PG_AVAILABLE)(`the directory version on PostgreSQL${SKIP_REASON
     expect(reads).toHaveBeenCalledTimes(afterChange);
   });
 
+  it("keeps users read by uuid until another process's change to the directory is announced", async () => {
+    const server = await open();
+    const admin = await open();
+    await admin.insertUser(user("olga"));
+    const uuid = user("olga").uuid;
+    expect(await until(async () => (await server.userByUuid(uuid))?.name === "olga")).toBe(true);
+    const statements = vi.spyOn(server, "runCompiled");
+    // Once the insert's announcement has arrived, a read needs no statement.
+    const cachedRead = async () => {
+      statements.mockClear();
+      await server.userByUuid(uuid);
+      return statements.mock.calls.length === 0;
+    };
+    expect(await until(cachedRead)).toBe(true);
+    expect((await server.userByUuid(uuid))?.display_name).toBe("olga");
+    expect(statements).not.toHaveBeenCalled();
+
+    await admin.updateUser(uuid, { display_name: "Olga", disabled: 1 });
+    expect(await until(async () => (await server.userByUuid(uuid))?.disabled === 1)).toBe(true);
+    expect((await server.userByUuid(uuid))?.display_name).toBe("Olga");
+  });
+
   it("reads the version on every request while it cannot listen, and caches again once it listens again", async () => {
     const server = await open();
     const admin = await open();

@@ -71,6 +71,37 @@ describe("the directory version on SQLite", () => {
   });
 });
 
+describe("users by uuid on SQLite", () => {
+  it("are read once while the directory version stays, and again after this process's or another connection's change", async () => {
+    const store = await open("users-cached.sqlite");
+    const other = await open("users-cached.sqlite");
+    const uuid = user("eve").uuid;
+    await store.insertUser(user("eve"));
+    expect((await store.userByUuid(uuid))?.name).toBe("eve");
+    const statements = vi.spyOn(store, "runCompiled");
+    const cached = (await store.userByUuid(uuid))!;
+    expect(statements).not.toHaveBeenCalled();
+    // What a caller does with its copy stays with it.
+    cached.display_name = "changed by a caller";
+    expect((await store.userByUuid(uuid))?.display_name).toBe("EVE");
+
+    await store.updateUser(uuid, { display_name: "Eve" });
+    expect((await store.userByUuid(uuid))?.display_name).toBe("Eve");
+    await other.updateUser(uuid, { disabled: 1 });
+    expect(await store.userByUuid(uuid)).toMatchObject({ display_name: "Eve", disabled: 1 });
+    statements.mockClear();
+    await store.userByUuid(uuid);
+    expect(statements).not.toHaveBeenCalled();
+
+    // Inside a transaction it is read: the transaction sees its own change at once.
+    await store.tx(async (tx) => {
+      await tx.db.updateTable("users").set({ email: "eve@tx.test" }).where("uuid", "=", uuid).execute();
+      expect((await tx.userByUuid(uuid))?.email).toBe("eve@tx.test");
+    });
+    expect(await store.userByUuid("no-such-user")).toBeUndefined();
+  });
+});
+
 describe("inserts and updates compiled once per shape", () => {
   const request = (uuid: string) => requestRow(uuid, { originator_uuid: user("ann").uuid, target_uuid: user("ann").uuid });
 
