@@ -15,8 +15,18 @@ export function parseGuid(input: unknown): string | undefined {
   return m ? m[1]!.toLowerCase() : undefined;
 }
 
+/**
+ * A new GUID, time-ordered (RFC 9562 version 7): 48 bits of Unix milliseconds, then 74 random
+ * bits. Requests, cards and profiles made moments apart get neighbouring keys, so inserting them
+ * (and every index row that names them: certificates and audit records by request, certificates by
+ * card) touches the same few index pages at the end of each index instead of a random page each:
+ * fewer pages written per commit on both engines, and on PostgreSQL fewer full-page images after a
+ * checkpoint. The random bits come from randomUUID's (a version 4 GUID's) own, past its version digit.
+ */
 export function newGuid(): string {
-  return randomUUID();
+  const random = randomUUID(); // xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx
+  const ms = Date.now().toString(16).padStart(12, "0");
+  return `${ms.slice(0, 8)}-${ms.slice(8, 12)}-7${random.slice(15)}`;
 }
 
 /** Date on the wire: UTC ISO-8601 without fractional seconds, or the unset date. */
