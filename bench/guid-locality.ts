@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { REPO } from "./pg-common.js";
+import { REPO, VPN } from "./pg-common.js";
 
 const { values } = parseArgs({
   options: {
@@ -29,33 +29,26 @@ const { openStore } = (await import(pathToFileURL(join(REPO, "dist/store/open.js
 };
 const { newGuid } = (await import(pathToFileURL(join(REPO, "dist/domain/guid.js")).href)) as { newGuid(): string };
 
+/** An approved Enroll request of one user; the columns a new request leaves empty are null. */
 function request(uuid: string) {
   const at = new Date().toISOString();
   const user = "00000000-0000-4000-8000-000000000001";
+  const empty = ["completed_at", "new_profile_uuid", "old_profile_uuid", "new_smartcard_uuid", "old_smartcard_uuid", "new_key_version", "csr_fingerprints", "revocation_reason"];
+  const zero = ["flags", "priority", "approvals_needed", "responses_released"];
   return {
+    ...Object.fromEntries(empty.map((column) => [column, null])),
+    ...Object.fromEntries(zero.map((column) => [column, 0])),
     uuid,
     type: 1,
     workflow: "Enroll",
     status: 3,
-    flags: 0,
     data_collection: "[]",
+    comment: "",
     originator_uuid: user,
     target_uuid: user,
-    submitted_at: at,
-    completed_at: null,
-    new_profile_uuid: null,
-    old_profile_uuid: null,
-    new_smartcard_uuid: null,
-    old_smartcard_uuid: null,
-    priority: 0,
-    comment: "",
-    template_uuid: "97cd65fa-af4b-4587-9309-0dd6bfd8b4e1",
+    template_uuid: VPN,
     template_version: 1,
-    approvals_needed: 0,
-    responses_released: 0,
-    new_key_version: null,
-    csr_fingerprints: null,
-    revocation_reason: null,
+    submitted_at: at,
     updated_at: at,
   };
 }
