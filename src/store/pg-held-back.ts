@@ -47,7 +47,7 @@ export function holdBackStatements(stream: { cork(): void; uncork(): void }, que
           // BEGIN still held: nothing of the transaction reached PostgreSQL, unless a COMMIT now
           // carries what is held with it.
           const nothingSent = held[0] === BEGIN && (word === "rollback" || held.length === 1);
-          if (word === "rollback") held = [];
+          if (word === "rollback" || nothingSent) held = [];
           if (nothingSent) return answered(word.toUpperCase());
         }
       } else if (text.startsWith(ANSWER_NOT_NEEDED)) {

@@ -67,10 +67,13 @@ describe.skipIf(!PG_AVAILABLE)(`transactions on PostgreSQL with BEGIN sent along
   });
 
   it("leave no BEGIN behind after a transaction that made no statement", async () => {
+    // A statement of no transaction right after each: a BEGIN left held back would go out with it
+    // and keep it uncommitted. (Each on its own: an empty transaction rolled back in between would
+    // clear a BEGIN the committed one left.)
     await store.tx(async () => {});
+    await store.nextCounter("deferred_g");
+    expect(await counter("deferred_g")).toBe("1");
     await expect(store.tx(async () => Promise.reject(new Error("before any statement")))).rejects.toThrow("before any statement");
-    // A statement of no transaction right after: a BEGIN left held back would go out with it and
-    // keep it uncommitted.
     await store.nextCounter("deferred_f");
     expect(await counter("deferred_f")).toBe("1");
     await store.tx((tx) => tx.nextCounter("deferred_e"));
