@@ -47,6 +47,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     dataDir: opts.dataDir,
     pgSchema: opts.pgSchema,
     onBackgroundError: (err) => logger.warn({ err }, "database connection lost (the pool reconnects)"),
+    listenForDirectoryChanges: true,
   });
   try {
     // Processes starting together on one PostgreSQL database take turns, so the CA, template

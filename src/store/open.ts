@@ -19,6 +19,12 @@ export interface OpenOptions {
   pgSchema?: string;
   /** Errors of idle pooled connections (the database restarted, a network cut); never thrown. */
   onBackgroundError?: (err: Error) => void;
+  /**
+   * PostgreSQL: listen for other processes' directory changes on a connection of its own, so the
+   * directory version (cached logins, users by id) is read only when one is announced. For server
+   * processes; short-lived users of the store (the admin CLI) read the version each time instead.
+   */
+  listenForDirectoryChanges?: boolean;
 }
 
 /** Defaults for PostgreSQL; each can be overridden in the URL's query string. */
@@ -141,18 +147,23 @@ async function openPostgres(opts: OpenOptions): Promise<Store> {
     await db.destroy().catch(() => {});
     throw new Error(`cannot connect to PostgreSQL at ${redact(url)}: ${(e as Error).message}`);
   }
-  // One more connection per process (opened at the first authenticated request), idle but for
-  // notifications: logins cached by this process stay valid without a read on every request.
-  const listener = new PgChangeListener(
-    () => new pg.Client({ connectionString: url.toString(), keepAlive: true, application_name: "openclm-listener", connectionTimeoutMillis: PG_DEFAULTS.connectTimeoutMs }),
-    DIRECTORY_CHANNEL,
-    opts.onBackgroundError,
-  );
+  // One more connection per server process, idle but for notifications: what this process cached
+  // of the directory stays valid without a read on every request.
+  const listener = opts.listenForDirectoryChanges
+    ? new PgChangeListener(
+        () => new pg.Client({ connectionString: url.toString(), keepAlive: true, application_name: "openclm-listener", connectionTimeoutMillis: PG_DEFAULTS.connectTimeoutMs }),
+        DIRECTORY_CHANNEL,
+        opts.onBackgroundError,
+      )
+    : undefined;
   const store = new Store(db, "postgres", async () => {
-    await listener.close();
+    await listener?.close();
     await db.destroy();
   });
-  store.outsideChanges = () => listener.changes();
+  if (listener) {
+    void listener.start();
+    store.outsideChanges = () => listener.changes();
+  }
   return store;
 }
 

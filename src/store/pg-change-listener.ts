@@ -17,7 +17,6 @@ export class PgChangeListener {
   private heard = 0;
   private listening = false;
   private closed = false;
-  private started = false;
   private retry?: NodeJS.Timeout;
 
   constructor(
@@ -26,20 +25,13 @@ export class PgChangeListener {
     private readonly onError?: (err: Error) => void,
   ) {}
 
-  /**
-   * Notifications heard so far; undefined while not listening. The first call starts listening,
-   * so a process that never asks (the admin CLI) opens no connection for it.
-   */
+  /** Notifications heard so far; undefined while not listening (yet, or since the connection was lost). */
   changes(): number | undefined {
-    if (!this.started) {
-      this.started = true;
-      void this.start();
-    }
     return this.listening ? this.heard : undefined;
   }
 
   /** Starts listening; on failure it keeps trying in the background (reads go to the database meanwhile). */
-  private async start(): Promise<void> {
+  async start(): Promise<void> {
     if (this.closed) return;
     const client = this.connect();
     this.client = client;

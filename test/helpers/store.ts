@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { sql, type CompiledQuery } from "kysely";
 import { afterAll, beforeAll } from "vitest";
 import { openStore } from "../../src/store/open.js";
-import type { RequestRow, Store } from "../../src/store/store.js";
+import type { RequestRow, Store, UserRow } from "../../src/store/store.js";
 import { RequestStatus } from "../../src/domain/enums.js";
 import type { AuditEvent } from "../../src/domain/audit.js";
 import { ENGINE, ensureTestDatabase, testDatabaseName } from "./server.js";
@@ -37,6 +37,22 @@ export const auditEvent = (action: string): AuditEvent => ({
   correlationId: "00000000-0000-4000-8000-000000000000",
   outcome: "success",
 });
+
+/** A local user without a password, its uuid made from its name; `over` changes any column. */
+export function userRow(name: string, over: Partial<UserRow> = {}): UserRow {
+  return {
+    uuid: `00000000-0000-4000-8000-${name.padStart(12, "0")}`,
+    name,
+    display_name: name.toUpperCase(),
+    email: `${name}@example.test`,
+    upn: `${name}@example.test`,
+    password_hash: null,
+    disabled: 0,
+    source: "local",
+    created_at: T0,
+    ...over,
+  };
+}
 
 /** An Approved VPN enrollment of one user for itself; `over` changes any column. */
 export function requestRow(uuid: string, over: Partial<RequestRow> = {}): RequestRow {

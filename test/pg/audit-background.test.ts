@@ -6,7 +6,7 @@ import { Store } from "../../src/store/store.js";
 import { recordAudit } from "../../src/domain/audit.js";
 import { verifyAuditTrail } from "../../src/domain/services/audit-verify.js";
 import { auditEvent } from "../helpers/store.js";
-import { PG_AVAILABLE, scratchDatabase, SKIP_REASON } from "./support.js";
+import { PG_AVAILABLE, scratchDatabase, SKIP_REASON, until } from "./support.js";
 
 const db = scratchDatabase("audit-background");
 const open = () => db.open();
@@ -20,10 +20,6 @@ async function linked(store: Store): Promise<string[]> {
   return (await store.db.selectFrom("audit_events").select("action").orderBy("seq").execute()).map((r) => r.action);
 }
 
-async function until(what: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await what()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-}
 
 describe.skipIf(!PG_AVAILABLE)(`audit linking in the background on PostgreSQL${SKIP_REASON}`, () => {
   it("answers without waiting for linking, and links in the background, many records per pass", async () => {

@@ -102,18 +102,23 @@ describe.skipIf(!PG_AVAILABLE)(`transactions on PostgreSQL with BEGIN sent along
   it("fail the transaction at its next statement or its COMMIT when the held-back statement fails", async () => {
     // The bad record is answered as done (it has not been sent); the COMMIT written with it fails
     // with its error, and the counter written before it is undone.
+    let answered = 0;
     await expect(
       store.tx(async (tx) => {
         await tx.nextCounter("held_b");
         await tx.insertPendingAudit(record("held-4", null));
+        answered++;
       }),
     ).rejects.toThrow(/null value in column "action"/);
     await expect(
       store.tx(async (tx) => {
         await tx.insertPendingAudit(record("held-4", null));
+        answered++;
         await tx.nextCounter("held_b");
       }),
     ).rejects.toThrow(/null value in column "action"/);
+    // Both times held back: sent at once, the statement itself would have failed.
+    expect(answered).toBe(2);
     expect(await counter("held_b")).toBeUndefined();
     expect(await pendingRecords("held-4")).toBe(0);
     // A rollback drops what is held back.

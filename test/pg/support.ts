@@ -90,14 +90,23 @@ export async function query<T extends pg.QueryResultRow = any>(dbUrl: string, te
   }
 }
 
+/** Calls fn until it returns true (then true) or ms have passed (then false). */
+export async function until(fn: () => Promise<boolean>, ms = 5_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /**
  * Waits (up to timeoutMs) until no audit record is pending: servers link committed records a
  * moment after their commit, in the background (domain/audit.ts). One still pending after that
  * is reported by consistencyViolations.
  */
 export async function auditLinked(dbUrl: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await query(dbUrl, "select id from audit_pending limit 1")).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await until(async () => (await query(dbUrl, "select id from audit_pending limit 1")).length === 0, timeoutMs);
 }
 
 /**
@@ -187,7 +196,8 @@ export function scratchDatabase(name: string): { url: string; open(params?: stri
   const db = {
     url: "",
     async open(params = ""): Promise<Store> {
-      const store = await openStore({ url: `${db.url}${params}`, dataDir: dir });
+      // As a server process opens it.
+      const store = await openStore({ url: `${db.url}${params}`, dataDir: dir, listenForDirectoryChanges: true });
       opened.add(store);
       return store;
     },

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { openStore } from "../../src/store/open.js";
 import { DIRECTORY_VERSION, type Store } from "../../src/store/store.js";
-import { requestRow } from "../helpers/store.js";
+import { requestRow, userRow } from "../helpers/store.js";
 
 const dir = mkdtempSync(join(tmpdir(), "openclm-prepared-"));
 const stores: Store[] = [];
@@ -19,17 +19,7 @@ async function open(file: string): Promise<Store> {
   return store;
 }
 
-const user = (name: string) => ({
-  uuid: `00000000-0000-4000-8000-${name.padStart(12, "0")}`,
-  name,
-  display_name: name.toUpperCase(),
-  email: `${name}@example.test`,
-  upn: `${name}@example.test`,
-  password_hash: null,
-  disabled: 0,
-  source: "local",
-  created_at: new Date().toISOString(),
-});
+const user = (name: string) => userRow(name);
 
 describe("statements compiled once", () => {
   it("answer what kysely's built query answers, for each argument, and run inside the caller's transaction", async () => {
