@@ -571,7 +571,9 @@ async function main(): Promise<string> {
     await server.running.stop();
 
     // 2. issuance (the same data directory / database, a fresh server process)
+    t = hrNow();
     server = await startOpenClm(ctx, "issuance");
+    log(`server for issuance (pid ${server.running.pid}) ready in ${((hrNow() - t) / 1000).toFixed(1)} s; log ${server.running.logFile}`);
     const issueRsa = await issuance(ctx, api(server.url), server.running, "OpenCLM, RSA-2048 CSRs", VPN, ctx.rsa);
     const issueP256 = await issuance(ctx, api(server.url), server.running, "OpenCLM, P-256 CSRs", P256_TEMPLATE, ctx.p256);
     await server.running.stop();

@@ -78,6 +78,12 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
+  // Each transaction is a SAVEPOINT in a batch (sqlite-group-commit.ts), so SQLite keeps the
+  // original of every page the batch changes, for ROLLBACK TO; past 64 KiB it spilled them into
+  // an unlinked file in /var/tmp: under enrollment load one file per ~2 enrollments and a fifth of
+  // the server's write() calls, and rows with sealed keys and password hashes on disk outside
+  // the database. In memory they stay as small as a batch.
+  sqlite.pragma("temp_store = MEMORY");
   sqlite.pragma(`wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`);
   // After the writer's checkpoint lets the WAL start over, its file is cut back to this size.
   sqlite.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);

@@ -38,6 +38,11 @@ const committed = (name: string) => other.prepare("select count(*) as n from gc_
 const insertRow = (s: Store, name: string) => sql`insert into gc_rows (name) values (${name})`.execute(s.db);
 
 describe("SQLite group commit", () => {
+  it("keeps SQLite's temporary data (the batch's savepoint journal) in memory, not in files", async () => {
+    const { rows } = await sql<{ temp_store: number }>`pragma temp_store`.execute(store.db);
+    expect(rows[0]?.temp_store).toBe(2);
+  });
+
   it("commits transactions started together once, and each resolves only when another connection sees it", async () => {
     const before = stats();
     const names = Array.from({ length: 20 }, (_, i) => `together ${i}`);
