@@ -230,6 +230,36 @@ describe.skipIf(!PG_AVAILABLE)(`two server processes on one PostgreSQL database$
     }
   });
 
+  it("a bind racing a cancel: the request ends Executing with its card, or Canceled with no card", async () => {
+    const outcomes = await Promise.all(
+      ["u4", "u5", "u6", "u7", "u8", "u9"].map(async (name, i) => {
+        const u = who(name);
+        const requestId = await createVpn(via(i), u);
+        const card = new TestCard(DEFAULT_KEY);
+        const [b, c] = await Promise.all([
+          call(via(i), "POST", "/smartcards", { ...u, body: { requestid: requestId, cardid: card.cardId } }),
+          call(via(i + 1), "PUT", `/requests/${requestId}`, { ...u, body: { status: "Canceled" } }),
+        ]);
+        expect([b.status, c.status].sort(), `${b.text} ${c.text}`).toEqual(b.status === 201 ? [201, 409] : [200, 409]);
+        expect((b.status === 201 ? c : b).body.ErrorCode).toBe("InvalidRequestState");
+        const [request] = await query(cluster.dbUrl, "select status, new_smartcard_uuid from requests where uuid = $1", [requestId]);
+        const cards = await query(cluster.dbUrl, "select uuid from smartcards where request_uuid = $1", [requestId]);
+        return { bound: b.status === 201, request, cards, scid: b.status === 201 ? idOf(b) : undefined };
+      }),
+    );
+    for (const o of outcomes) {
+      if (o.bound) {
+        expect(o.request.status).toBe(18);
+        expect(o.cards.map((c) => c.uuid)).toEqual([o.scid]);
+        expect(o.request.new_smartcard_uuid).toBe(o.scid);
+      } else {
+        expect(o.request.status).toBe(17);
+        expect(o.cards).toEqual([]);
+        expect(o.request.new_smartcard_uuid).toBeNull();
+      }
+    }
+  });
+
   it("Completed racing Abandoned: one wins, and the loser changes nothing", async () => {
     const runs = await Promise.all(["u20", "u21", "u22", "u23", "u24", "u25"].map((n) => issued(who(n))));
     const outcomes = await Promise.all(

@@ -181,7 +181,11 @@ export class RequestService {
   /** The request if the caller may see it; 404 otherwise. */
   async get(caller: Caller, uuidInput: string): Promise<RequestRow> {
     const uuid = parseGuid(uuidInput);
-    const r = uuid && (await this.ctx.store.requestByUuid(uuid));
+    return this.visible(caller, uuid ? await this.ctx.store.requestByUuid(uuid) : undefined);
+  }
+
+  /** The request if the caller may see it; a 404 alike for one that does not exist. */
+  private visible(caller: Caller, r: RequestRow | undefined): RequestRow {
     if (!r || !this.ctx.permissions.maySeeRequest(caller, this.ctx.catalog.get(r.template_uuid), requestFacts(r))) throw notFound("request");
     return r;
   }
@@ -280,20 +284,23 @@ export class RequestService {
   async setStatus(actor: Actor, uuidInput: string, statusInput: string): Promise<RequestRow> {
     const { store, catalog, permissions } = this.ctx;
     const caller = actor.caller;
-    const r = await this.get(caller, uuidInput);
-    const template = catalog.get(r.template_uuid);
-    const name = enumByName(RequestStatus, statusInput);
-    const event = name === "Completed" ? "complete" : name === "Canceled" ? "cancel" : name === "Abandoned" ? "abandon" : undefined;
-    if (!event) throw badInput("InvalidStatus", 'status: "Completed", "Canceled" or "Abandoned"');
-    const facts = requestFacts(r);
-    const allowed =
-      event === "cancel"
-        ? permissions.mayCancel(caller, facts)
-        : !!template && (event === "abandon" ? permissions.mayAbandon(caller, template, facts) : permissions.mayExecute(caller, template, facts));
-    if (!allowed) throw forbidden("NotAuthorized", `you may not mark this request ${name}`);
+    const uuid = parseGuid(uuidInput);
+    if (!uuid) throw notFound("request");
     let republish = false;
     const result = await store.tx(async (tx) => {
-      const cur = (await tx.requestByUuid(r.uuid, true))!;
+      // Read once, in the transaction (on PostgreSQL locking the row for the effects below): the
+      // checks and the change see the same row.
+      const cur = this.visible(caller, await tx.requestByUuid(uuid, true));
+      const template = catalog.get(cur.template_uuid);
+      const name = enumByName(RequestStatus, statusInput);
+      const event = name === "Completed" ? "complete" : name === "Canceled" ? "cancel" : name === "Abandoned" ? "abandon" : undefined;
+      if (!event) throw badInput("InvalidStatus", 'status: "Completed", "Canceled" or "Abandoned"');
+      const facts = requestFacts(cur);
+      const allowed =
+        event === "cancel"
+          ? permissions.mayCancel(caller, facts)
+          : !!template && (event === "abandon" ? permissions.mayAbandon(caller, template, facts) : permissions.mayExecute(caller, template, facts));
+      if (!allowed) throw forbidden("NotAuthorized", `you may not mark this request ${name}`);
       if (cur.status === RequestStatus[name!]) return cur; // repeating a final answer is harmless
       const to = assertTransition(cur.status, event);
       const now = new Date().toISOString();

@@ -87,8 +87,8 @@ export class SmartcardService {
       updated_at: now,
     };
     return store.tx(async (tx) => {
-      const cur = (await tx.requestByUuid(r.uuid, true))!;
-      assertTransition(cur.status, "execute");
+      // The unique indexes decide between binds racing for this request or this card id: the
+      // loser's insert waits for the winner's commit, then finds its card.
       if (!(await tx.insertSmartcard(row))) {
         const other = await tx.smartcardByRequest(r.uuid);
         // No card on this request: the card id went live on another request meanwhile.
@@ -96,7 +96,12 @@ export class SmartcardService {
         if (other.card_id === cardId) return other;
         throw conflict("CardAlreadyBound", "another card is already bound to this request");
       }
-      await tx.updateRequest(r.uuid, { new_smartcard_uuid: row.uuid, status: RequestStatus.Executing, updated_at: now }, [...ACTIVE_STATUSES]);
+      // Compare-and-set on the status (on PostgreSQL it waits for and locks the row): a request
+      // canceled or completed since the read above is not bound, and the card goes with the rollback.
+      if (!(await tx.updateRequest(r.uuid, { new_smartcard_uuid: row.uuid, status: RequestStatus.Executing, updated_at: now }, [...ACTIVE_STATUSES]))) {
+        assertTransition((await tx.requestByUuid(r.uuid))?.status ?? -1, "execute");
+        throw conflict("InvalidRequestState", "the request changed state meanwhile; read it again");
+      }
       await recordAudit(tx, {
         actorUuid: caller.uuid,
         actorName: caller.name,
