@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { createSecureContext } from "node:tls";
-import { randomSerial } from "./crypto/ca.js";
+import { newSerial } from "./crypto/ca.js";
 import { EKU_OIDS } from "./config/eku.js";
 import type { Logger } from "pino";
 import type { CertificateAuthority } from "./domain/services/ca.js";
@@ -79,7 +79,7 @@ export async function issueServerCertificate(ca: CertificateAuthority, names: { 
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const now = Date.now();
   const der = await ca.issue({
-    serial: randomSerial(),
+    serial: newSerial(),
     subject: [
       { type: "O", value: "OpenCLM" },
       { type: "CN", value: names.dns.find((d) => d !== "localhost") ?? names.ip[0] ?? "localhost" },

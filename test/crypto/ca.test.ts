@@ -1,7 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import * as asn1js from "asn1js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCaMaterial, randomSerial, type CaKeyOptions, type CaMaterial } from "../../src/crypto/ca.js";
+import { createCaMaterial, newSerial, type CaKeyOptions, type CaMaterial } from "../../src/crypto/ca.js";
 import { OpensslSandbox, pemToDer } from "./helpers/openssl.js";
 
 const sandbox = new OpensslSandbox();
@@ -96,11 +96,11 @@ describe("createCaMaterial validity", () => {
   });
 });
 
-describe("randomSerial", () => {
+describe("newSerial", () => {
   it("is 16 bytes, positive, minimally encoded and unique", () => {
     const seen = new Set<string>();
     for (let i = 0; i < 2000; i++) {
-      const s = randomSerial();
+      const s = newSerial();
       expect(s).toHaveLength(16);
       expect(s[0]! & 0x80).toBe(0);
       expect(s[0]).not.toBe(0);
@@ -109,5 +109,19 @@ describe("randomSerial", () => {
       seen.add(s.toString("hex"));
     }
     expect(seen.size).toBe(2000);
+  });
+
+  it("starts with the time in milliseconds, so later serials sort after earlier ones, then 80 random bits", () => {
+    const t = Date.UTC(2026, 11, 6, 23, 0, 0);
+    const [a, b, c] = [newSerial(t), newSerial(t), newSerial(t + 1)];
+    expect(a.readUIntBE(0, 6)).toBe(t);
+    expect(a[0]).toBe(0x01);
+    expect(Buffer.compare(a, c)).toBe(-1);
+    expect(Buffer.compare(b, c)).toBe(-1);
+    // The same millisecond: only the random part tells them apart, and it does.
+    expect(a.subarray(6).equals(b.subarray(6))).toBe(false);
+    // Positive and minimal in every year to come, and for a clock stuck in 1970.
+    expect(newSerial(Date.UTC(2100, 0, 1))[0]).toBe(0x03);
+    expect(newSerial(0)[0]).toBe(0x01);
   });
 });

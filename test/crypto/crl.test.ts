@@ -1,7 +1,7 @@
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { randomSerial } from "../../src/crypto/ca.js";
+import { newSerial } from "../../src/crypto/ca.js";
 import { buildCrl, type CrlEntry } from "../../src/crypto/crl.js";
 import { generateKeyPair } from "../../src/crypto/pkcs12.js";
 import { OpensslSandbox } from "./helpers/openssl.js";
@@ -18,7 +18,7 @@ beforeAll(async () => {
   const key = (await generateKeyPair("ECDSA_P256", 256)).spkiDer;
   for (const kind of ["rsa2048", "p256"] as const) {
     const ca = (cas[kind] = await makeCa(kind));
-    const revokedSerial = randomSerial();
+    const revokedSerial = newSerial();
     issued[kind] = {
       revokedSerial,
       revoked: await ca.issuer.issue(userSpec("mallory", key, { serial: revokedSerial })),
@@ -120,7 +120,7 @@ describe("buildCrl details", () => {
   });
 
   it("writes large CRL numbers and many entries", async () => {
-    const entries = Array.from({ length: 5000 }, (_, i) => ({ serial: randomSerial(), revokedAt: new Date(), reason: i % 2 ? 1 : 0 }));
+    const entries = Array.from({ length: 5000 }, (_, i) => ({ serial: newSerial(), revokedAt: new Date(), reason: i % 2 ? 1 : 0 }));
     sandbox.write("big.crl", await crlFor("p256", entries, 2n ** 150n));
     const text = sandbox.ok(["crl", "-inform", "DER", "-in", "big.crl", "-noout", "-text", "-verify", "-CAfile", "p256-issuing.pem"]);
     expect(text).toContain((2n ** 150n).toString(16).toUpperCase());

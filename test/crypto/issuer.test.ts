@@ -3,7 +3,7 @@ import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { webcrypto } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCaMaterial, randomSerial, type CaMaterial } from "../../src/crypto/ca.js";
+import { createCaMaterial, newSerial, type CaMaterial } from "../../src/crypto/ca.js";
 import { parseCsr } from "../../src/crypto/csr.js";
 import { CertificateIssuer, type IssueSpec } from "../../src/crypto/issuer.js";
 import { nameText } from "../../src/crypto/name.js";
@@ -60,7 +60,7 @@ beforeAll(async () => {
 function spec(overrides: Partial<IssueSpec> = {}): IssueSpec {
   const now = Math.floor(Date.now() / 1000) * 1000;
   return {
-    serial: randomSerial(),
+    serial: newSerial(),
     subject: [
       { type: "DC", value: "test" },
       { type: "DC", value: "example" },

@@ -1,7 +1,7 @@
 // The issuer's DNS and IP subject alternative names (used for the server's own TLS certificate).
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createCaMaterial, randomSerial, type CaMaterial } from "../../src/crypto/ca.js";
+import { createCaMaterial, newSerial, type CaMaterial } from "../../src/crypto/ca.js";
 import { CertificateIssuer, type IssueSpec } from "../../src/crypto/issuer.js";
 
 let ca: CaMaterial;
@@ -18,7 +18,7 @@ beforeAll(async () => {
 
 function spec(san: IssueSpec["san"], subject: IssueSpec["subject"] = [{ type: "CN", value: "server" }]): IssueSpec {
   return {
-    serial: randomSerial(),
+    serial: newSerial(),
     subject,
     spkiDer: spki,
     notBefore: new Date(Date.now() - 60_000),

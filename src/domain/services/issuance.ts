@@ -15,7 +15,7 @@ import { clientKeyedCertificates, isSmartcardTemplate, serverKeyedCertificates, 
 import { renderSubject, sanOf, subjectText, userAttributes, x509KeyUsages, type UserAttributes } from "../subject.js";
 import { CsrError, type ParsedCsr } from "../../crypto/csr.js";
 import type { IssueSpec } from "../../crypto/issuer.js";
-import { randomSerial } from "../../crypto/ca.js";
+import { newSerial } from "../../crypto/ca.js";
 import { nameText } from "../../crypto/name.js";
 import { certsOnlyPkcs7 } from "../../crypto/cms.js";
 import { buildPfx, generateKeyPair } from "../../crypto/pkcs12.js";
@@ -215,7 +215,7 @@ export class IssuanceService {
   private plan(ct: CertificateTemplateConfig, user: UserAttributes, validityCapDays: number) {
     const now = Date.now();
     const base = this.ctx.publicBaseUrl.replace(/\/$/, "");
-    const serial = randomSerial();
+    const serial = newSerial();
     const days = Math.min(ct.validityDays, validityCapDays);
     const subject = renderSubject(ct.subject, user);
     const validity = this.ctx.ca.validity({

@@ -1,4 +1,4 @@
-import { createCaMaterial, randomSerial, type CaKeyOptions, type CaMaterial } from "../../../src/crypto/ca.js";
+import { createCaMaterial, newSerial, type CaKeyOptions, type CaMaterial } from "../../../src/crypto/ca.js";
 import { CertificateIssuer, type IssueSpec } from "../../../src/crypto/issuer.js";
 
 export interface TestCa {
@@ -23,7 +23,7 @@ export async function makeCa(keyType: CaKeyOptions["keyType"], label = keyType):
 export function userSpec(cn: string, spkiDer: Buffer, overrides: Partial<IssueSpec> = {}): IssueSpec {
   const now = Math.floor(Date.now() / 1000) * 1000;
   return {
-    serial: randomSerial(),
+    serial: newSerial(),
     subject: [{ type: "CN", value: cn }],
     spkiDer,
     notBefore: new Date(now - 3_600_000),
