@@ -30,6 +30,11 @@ export class Prepared<R, A extends unknown[]> {
   ) {}
 
   execute(runner: Runner, ...args: A): Promise<QueryResult<R>> {
+    return runner.runCompiled<R>(this.compile(runner, ...args));
+  }
+
+  /** The statement with these arguments, for the runner's engine, not run yet. */
+  compile(runner: Runner, ...args: A): CompiledQuery<R> {
     let entry = this.byEngine.get(runner.engine);
     if (!entry) {
       let compiled = this.build(runner.db, marker).compile();
@@ -40,7 +45,7 @@ export class Prepared<R, A extends unknown[]> {
     }
     const { compiled, slots } = entry;
     const parameters = compiled.parameters.map((p, i) => (slots[i]! >= 0 ? args[slots[i]!] : p));
-    return runner.runCompiled<R>({ ...compiled, parameters });
+    return { ...compiled, parameters };
   }
 
   async first(runner: Runner, ...args: A): Promise<R | undefined> {

@@ -225,6 +225,20 @@ export class Store implements Runner {
     return value;
   }
 
+  /**
+   * Reads that do not depend on one another. On PostgreSQL, outside a transaction, they are
+   * issued at once on one connection: pipeline mode and writes coalesced per tick (open.ts) make
+   * them one write and one round trip instead of one each. Elsewhere they run one after another.
+   */
+  private async readTogether(queries: CompiledQuery[]): Promise<QueryResult<unknown>[]> {
+    if (this.engine === "postgres" && !this.db.isTransaction) {
+      return this.db.getExecutor().provideConnection((c) => Promise.all(queries.map((q) => c.executeQuery(q))));
+    }
+    const results: QueryResult<unknown>[] = [];
+    for (const q of queries) results.push(await this.runCompiled(q));
+    return results;
+  }
+
   /** Runs a compiled statement on this Store's connection or transaction. */
   runCompiled<R>(query: CompiledQuery<R>): Promise<QueryResult<R>> {
     const direct = this.root.direct;
@@ -565,6 +579,20 @@ export class Store implements Runner {
   }
   async smartcardByUuid(uuid: string): Promise<SmartcardRow | undefined> {
     return Q.smartcardByUuid.first(this, uuid);
+  }
+  /** A request and a card, read together (see readTogether). */
+  async requestAndCard(requestUuid: string, cardUuid: string): Promise<[RequestRow | undefined, SmartcardRow | undefined]> {
+    const [r, c] = await this.readTogether([Q.requestByUuid.compile(this, requestUuid), Q.smartcardByUuid.compile(this, cardUuid)]);
+    return [r!.rows[0] as RequestRow | undefined, c!.rows[0] as SmartcardRow | undefined];
+  }
+  /** What binding a card to a request looks at: the request, its card if any, and the card id's records (newest first). */
+  async bindingFacts(requestUuid: string, cardId: string): Promise<[RequestRow | undefined, SmartcardRow | undefined, SmartcardRow[]]> {
+    const [r, bound, byCardId] = await this.readTogether([
+      Q.requestByUuid.compile(this, requestUuid),
+      Q.smartcardByRequest.compile(this, requestUuid),
+      Q.smartcardsByCardId.compile(this, cardId),
+    ]);
+    return [r!.rows[0] as RequestRow | undefined, bound!.rows[0] as SmartcardRow | undefined, byCardId!.rows as SmartcardRow[]];
   }
   async smartcardByRequest(requestUuid: string): Promise<SmartcardRow | undefined> {
     return Q.smartcardByRequest.first(this, requestUuid);

@@ -185,7 +185,7 @@ export class RequestService {
   }
 
   /** The request if the caller may see it; a 404 alike for one that does not exist. */
-  private visible(caller: Caller, r: RequestRow | undefined): RequestRow {
+  visible(caller: Caller, r: RequestRow | undefined): RequestRow {
     if (!r || !this.ctx.permissions.maySeeRequest(caller, this.ctx.catalog.get(r.template_uuid), requestFacts(r))) throw notFound("request");
     return r;
   }

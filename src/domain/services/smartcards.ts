@@ -37,7 +37,9 @@ export class SmartcardService {
     if (!cardId) throw badInput("InvalidGuid", "cardid: not a GUID");
     const atr = (input.atr ?? "").trim().toLowerCase();
     if (atr !== "" && !ATR_RE.test(atr)) throw badInput("InvalidAtr", "atr: hexadecimal bytes expected");
-    const r = await this.requests.get(caller, requestUuid);
+    // Read together (one round trip on PostgreSQL); the cards count only once the request may be seen.
+    const [requestRow, existing, byCardId] = await store.bindingFacts(requestUuid, cardId);
+    const r = this.requests.visible(caller, requestRow);
     const t = catalog.get(r.template_uuid)!;
     if (!permissions.mayExecute(caller, t, requestFacts(r))) throw forbidden("NotAuthorized", "you may not execute this request");
     if (!isSmartcardTemplate(t)) throw conflict("NotASmartcardRequest", "the request's profile template is not for smart cards");
@@ -51,13 +53,12 @@ export class SmartcardService {
       if (same.card_id !== cardId) throw conflict("CardMismatch", "this request renews its existing card; bind that card");
       return same;
     }
-    const existing = await store.smartcardByRequest(r.uuid);
     if (existing) {
       if (existing.card_id === cardId) return existing;
       throw conflict("CardAlreadyBound", "another card is already bound to this request");
     }
     assertTransition(r.status, "execute");
-    const live = (await store.smartcardsByCardId(cardId)).filter((c) =>
+    const live = byCardId.filter((c) =>
       [SmartcardStatus.Assigned, SmartcardStatus.Active, SmartcardStatus.Suspended].includes(c.status as 2 | 3 | 5),
     );
     // A parallel call for the same request and card may have bound it since the read above.
@@ -150,11 +151,13 @@ export class SmartcardService {
 
   /** The card within a request (`/requests/{r}/smartcards/{s}`): it must be that request's card. */
   async inRequest(caller: Caller, requestInput: string, cardInput: string): Promise<{ request: RequestRow; card: SmartcardRow }> {
-    const r = await this.requests.get(caller, requestInput);
+    const { store } = this.ctx;
+    const uuid = parseGuid(requestInput);
     const scid = parseGuid(cardInput);
-    if (!scid || (scid !== r.new_smartcard_uuid && scid !== r.old_smartcard_uuid)) throw notFound("smart card");
-    const card = await this.ctx.store.smartcardByUuid(scid);
-    if (!card) throw notFound("smart card");
+    // Read together (one round trip on PostgreSQL); the card counts only as the visible request's.
+    const [row, card] = uuid ? (scid ? await store.requestAndCard(uuid, scid) : [await store.requestByUuid(uuid), undefined]) : [undefined, undefined];
+    const r = this.requests.visible(caller, row);
+    if (!scid || (scid !== r.new_smartcard_uuid && scid !== r.old_smartcard_uuid) || !card) throw notFound("smart card");
     return { request: r, card };
   }
 
