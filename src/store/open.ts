@@ -8,7 +8,7 @@ import { Store } from "./store.js";
 import { startCheckpointer, WRITER_AUTOCHECKPOINT_PAGES } from "./sqlite-checkpointer.js";
 import { SqliteDirect } from "./sqlite-direct.js";
 import { DIRECTORY_CHANNEL, PgChangeListener } from "./pg-change-listener.js";
-import { holdBackStatements, type Query } from "./pg-held-back.js";
+import { holdBackStatements, writeTogether, type Query } from "./pg-held-back.js";
 import { GroupCommitSqliteDialect, SqliteGroupCommit } from "./sqlite-group-commit.js";
 
 export interface OpenOptions {
@@ -194,28 +194,7 @@ function prepareStatements(query: Query): Query {
 function wrapQueries(client: import("pg").PoolClient): void {
   const query = client.query.bind(client) as Query;
   const stream = (client as unknown as { connection: { stream: { cork(): void; uncork(): void } } }).connection.stream;
-  (client as { query: unknown }).query = writeTogether(stream, holdBackStatements(stream, prepareStatements(query)));
-}
-
-/**
- * Statements issued on a connection within one tick leave in one write (pg corks only each
- * statement's own messages): with pipeline mode, reads issued together (Store.readTogether) cost
- * one round trip. A lone statement is written at the end of the same tick, before any I/O.
- */
-function writeTogether(stream: { cork(): void; uncork(): void }, query: Query): Query {
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    stream.uncork();
-  };
-  return (text, values, callback) => {
-    if (!corked) {
-      corked = true;
-      stream.cork();
-      process.nextTick(uncork);
-    }
-    return query(text, values, callback);
-  };
+  (client as { query: unknown }).query = writeTogether(stream, holdBackStatements(prepareStatements(query)));
 }
 
 const MAX_NAMED_PARAMETERS = 32;

@@ -2,8 +2,8 @@
 // switch to the backend and back on a small machine). Two kinds of statement need not be one:
 // a transaction's BEGIN, and a statement inside a transaction whose answer nobody reads (the audit
 // record written with every change). Both are held back and written together with the
-// transaction's next statement, or with its COMMIT, in one write: the connection runs in pg's
-// pipeline mode, which sends a statement without waiting for the answer to the one before.
+// transaction's next statement, or with its COMMIT, in one write (writeTogether): the connection
+// runs in pg's pipeline mode, which sends a statement without waiting for the answer to the one before.
 
 /** Prefix of a statement whose answer is not needed (a SQL comment, harmless if it reached PostgreSQL). */
 export const ANSWER_NOT_NEEDED = "/* openclm:answer-not-needed */ ";
@@ -23,13 +23,13 @@ const answered = (command: string) => Promise.resolve({ command, rowCount: 0, ro
  * Wraps a pooled connection's query function. Held back: BEGIN (a transaction that then makes no
  * statement sends nothing at all), and inside a transaction each statement marked
  * ANSWER_NOT_NEEDED, which is answered at once as done. What is held back goes out before the
- * next statement, in the same write, and that statement's caller gets the first error of all of
+ * next statement, in the same write (the connection is wrapped in writeTogether), and that statement's caller gets the first error of all of
  * them: a held-back statement that fails makes the next statement, or the COMMIT, fail, so the
  * transaction is rolled back and its caller told, exactly as if it had failed at once. (PostgreSQL
  * answers a COMMIT in a failed transaction with ROLLBACK, not an error: the held-back statement's
  * own error is what reports it.) A ROLLBACK drops what is held back.
  */
-export function holdBackStatements(stream: { cork(): void; uncork(): void }, query: Query): Query {
+export function holdBackStatements(query: Query): Query {
   let inTransaction = false;
   let held: Held[] = [];
   return (text, values, callback) => {
@@ -58,15 +58,31 @@ export function holdBackStatements(stream: { cork(): void; uncork(): void }, que
       }
     }
     if (held.length === 0) return query(text, values, callback);
-    const earlier = held;
+    const answers = held.map((h) => query(h.text, h.values));
     held = [];
-    stream.cork();
-    try {
-      const answers = earlier.map((h) => query(h.text, h.values));
-      answers.push(query(text, values, callback));
-      return Promise.all(answers).then((all) => all[all.length - 1]);
-    } finally {
-      stream.uncork();
+    answers.push(query(text, values, callback));
+    return Promise.all(answers).then((all) => all[all.length - 1]);
+  };
+}
+
+/**
+ * Statements issued on a connection within one tick leave in one write (pg corks only each
+ * statement's own messages): with pipeline mode, what is held back and the statement it goes
+ * with, or reads issued together (Store.readTogether), cost one round trip. A lone statement is
+ * written at the end of the same tick, before any I/O.
+ */
+export function writeTogether(stream: { cork(): void; uncork(): void }, query: Query): Query {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    stream.uncork();
+  };
+  return (text, values, callback) => {
+    if (!corked) {
+      corked = true;
+      stream.cork();
+      process.nextTick(uncork);
     }
+    return query(text, values, callback);
   };
 }
