@@ -10,6 +10,7 @@ interface CallFrame {
 }
 interface ProfileNode {
   id: number;
+  parent?: number;
   callFrame: CallFrame;
   children?: number[];
 }
@@ -37,6 +38,8 @@ export interface ProfileSummary {
   busyMs: number;
   idleMs: number;
   top: Hotspot[];
+  /** Functions of the project by inclusive time (their own and their callees'): who owns the cost. */
+  inclusive: Hotspot[];
   byPackage: Array<{ package: string; selfMs: number; percent: number }>;
 }
 
@@ -70,6 +73,7 @@ export function summarizeProfile(file: string, repoRoot: string, window?: { from
   const p = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   for (const n of p.nodes) byId.set(n.id, n);
+  for (const n of p.nodes) for (const c of n.children ?? []) byId.get(c)!.parent = n.id;
   let from = -Infinity;
   let to = Infinity;
   let windowed = false;
@@ -84,6 +88,7 @@ export function summarizeProfile(file: string, repoRoot: string, window?: { from
     }
   }
   const self = new Map<string, { frame: CallFrame; us: number }>();
+  const inclusive = new Map<string, { frame: CallFrame; us: number }>();
   const packages = new Map<string, number>();
   let t = p.startTime;
   let total = 0;
@@ -106,21 +111,35 @@ export function summarizeProfile(file: string, repoRoot: string, window?: { from
     else self.set(key, { frame: f, us: dur });
     const pkg = packageOf(f, repoRoot);
     packages.set(pkg, (packages.get(pkg) ?? 0) + dur);
+    // Each function once per sample, however deep its recursion.
+    const counted = new Set<string>();
+    for (let n: ProfileNode | undefined = node; n; n = n.parent === undefined ? undefined : byId.get(n.parent)) {
+      const cf = n.callFrame;
+      if (!cf.url || !packageOf(cf, repoRoot).startsWith("openclm ")) continue;
+      const k = `${cf.functionName}|${cf.url}|${cf.lineNumber}`;
+      if (counted.has(k)) continue;
+      counted.add(k);
+      const e = inclusive.get(k);
+      if (e) e.us += dur;
+      else inclusive.set(k, { frame: cf, us: dur });
+    }
   }
   const busy = total - idle;
   const pct = (us: number) => (busy > 0 ? (us / busy) * 100 : 0);
-  const top = [...self.values()]
-    .sort((a, b) => b.us - a.us)
-    .slice(0, topN)
-    .map(({ frame, us }) => ({
-      function: frame.functionName || "(anonymous)",
-      location: frame.url ? `${shortUrl(frame.url, repoRoot)}:${frame.lineNumber + 1}` : "",
-      selfMs: us / 1000,
-      percent: pct(us),
-    }));
+  const ranked = (m: typeof self): Hotspot[] =>
+    [...m.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, topN)
+      .map(({ frame, us }) => ({
+        function: frame.functionName || "(anonymous)",
+        location: frame.url ? `${shortUrl(frame.url, repoRoot)}:${frame.lineNumber + 1}` : "",
+        selfMs: us / 1000,
+        percent: pct(us),
+      }));
+  const top = ranked(self);
   const byPackage = [...packages.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, 12)
     .map(([pkg, us]) => ({ package: pkg, selfMs: us / 1000, percent: pct(us) }));
-  return { file, windowed, sampledMs: total / 1000, busyMs: busy / 1000, idleMs: idle / 1000, top, byPackage };
+  return { file, windowed, sampledMs: total / 1000, busyMs: busy / 1000, idleMs: idle / 1000, top, inclusive: ranked(inclusive), byPackage };
 }

@@ -496,6 +496,11 @@ function printProfile(p: ProfileSummary, title: string): string {
       ["r", "r", "l", "l"],
     ),
     "",
+    table(
+      [["incl. ms", "% busy", "project function (with its callees)", "location"], ...p.inclusive.map((h) => [f0(h.selfMs), f1(h.percent), h.function, h.location])],
+      ["r", "r", "l", "l"],
+    ),
+    "",
     table([["self ms", "% busy", "by package"], ...p.byPackage.map((b) => [f0(b.selfMs), f1(b.percent), b.package])], ["r", "r", "l"]),
   ];
   return lines.join("\n");
