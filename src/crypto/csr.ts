@@ -128,7 +128,10 @@ interface DecodedRequest {
  * full schema comparison cost more than the signature check it precedes.
  */
 function decodeRequest(der: Buffer): DecodedRequest {
-  const parsed = asn1js.fromBER(der);
+  // The contents of BIT and OCTET STRINGs stay unparsed: asn1js otherwise tries each as nested
+  // ASN.1 (the key, the signature's random bytes, each extension value), which was a third of
+  // this decoding, and nothing here reads those results (the key is decoded in spki.ts).
+  const parsed = asn1js.fromBER(der, { parseEmbedded: false });
   if (parsed.offset === -1) throw new CsrError("CSR is not valid DER (truncated or malformed)");
   if (parsed.offset !== der.length) throw new CsrError("CSR has unexpected data after the DER structure");
   const notPkcs10 = () => new CsrError("CSR is not a PKCS#10 certification request");
