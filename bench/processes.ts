@@ -1,7 +1,7 @@
 // The processes the bench measures: the OpenCLM server (and CFSSL), started in their own
 // processes with output to a log file, and their CPU time and resident memory read from /proc.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -112,6 +112,8 @@ export interface ProcSample {
   at: number; // hr ms
   cpuSeconds: number; // user + system, all threads
   rssMb: number;
+  /** CPU seconds (user + system) of each thread of the process itself, by thread id. */
+  threads?: Map<number, number>;
 }
 
 /**
@@ -121,6 +123,7 @@ export interface ProcSample {
 export function readProc(pid: number, at: number): ProcSample | undefined {
   const own = readOneProc(pid, at);
   if (!own) return undefined;
+  own.threads = readThreads(pid);
   for (const child of childrenOf(pid)) {
     const c = readOneProc(child, at);
     if (c) {
@@ -139,16 +142,35 @@ function childrenOf(pid: number): number[] {
   }
 }
 
+/** user + system CPU seconds from a /proc stat line (of a process or of one of its threads). */
+function cpuSecondsOf(stat: string): number {
+  // The command name (field 2) may hold spaces; the fields after its closing parenthesis are fixed.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+}
+
+function readThreads(pid: number): Map<number, number> {
+  const threads = new Map<number, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        threads.set(Number(tid), cpuSecondsOf(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")));
+      } catch {
+        // The thread ended between the listing and the read.
+      }
+    }
+  } catch {
+    // The process ended.
+  }
+  return threads;
+}
+
 function readOneProc(pid: number, at: number): ProcSample | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces; the fields after its closing parenthesis are fixed.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
+    const cpuSeconds = cpuSecondsOf(readFileSync(`/proc/${pid}/stat`, "utf8"));
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
-    return { at, cpuSeconds: (utime + stime) / ticksPerSecond(), rssMb: rssKb / 1024 };
+    return { at, cpuSeconds, rssMb: rssKb / 1024 };
   } catch {
     return undefined;
   }
@@ -172,6 +194,13 @@ export interface ProcUsage {
   cpuPercent: number;
   rssMbMax: number;
   rssMbEnd: number;
+  /**
+   * The process's main thread (a Node server's event loop), and its busiest other thread (OpenCLM's
+   * issuance worker under issuance load), in % of one core: a thread near 100 % is what limits.
+   * A thread that ended inside the window is not counted (it is gone from /proc).
+   */
+  mainThreadPercent?: number;
+  busiestOtherThreadPercent?: number;
 }
 
 /** Samples a process every `everyMs` and summarises the samples inside a window. */
@@ -203,10 +232,22 @@ export class ProcSampler {
     if (inside.length < 2) return undefined;
     const a = inside[0]!;
     const b = inside[inside.length - 1]!;
-    return {
-      cpuPercent: b.at > a.at ? ((b.cpuSeconds - a.cpuSeconds) / ((b.at - a.at) / 1000)) * 100 : NaN,
+    const seconds = (b.at - a.at) / 1000;
+    const percent = (cpu: number) => (seconds > 0 ? (cpu / seconds) * 100 : NaN);
+    const usage: ProcUsage = {
+      cpuPercent: percent(b.cpuSeconds - a.cpuSeconds),
       rssMbMax: Math.max(...inside.map((s) => s.rssMb)),
       rssMbEnd: b.rssMb,
     };
+    if (a.threads && b.threads) {
+      let busiest = 0;
+      for (const [tid, cpu] of b.threads) {
+        const used = cpu - (a.threads.get(tid) ?? 0);
+        if (tid === this.pid) usage.mainThreadPercent = percent(used);
+        else busiest = Math.max(busiest, used);
+      }
+      usage.busiestOtherThreadPercent = percent(busiest);
+    }
+    return usage;
   }
 }

@@ -455,6 +455,7 @@ function describeCaKey(certDer: Buffer | string): { keyType: string; hash: strin
 // Output
 
 /** Server CPU time per completed operation: far steadier than throughput on a shared machine. */
+const isCfssl = (x: LoadPhase): boolean => x.label.startsWith("CFSSL");
 const cpuMsPerOp = (x: LoadPhase): number | undefined => (x.server && x.perSecond > 0 ? (x.server.cpuPercent * 10) / x.perSecond : undefined);
 
 /** CPU the machine spent outside the measured server and the load generator (other tenants). */
@@ -644,7 +645,7 @@ async function main(): Promise<string> {
         `enrollment latency p50 ${f1(e.flow.p50Ms)} / p95 ${f1(e.flow.p95Ms)} / p99 ${f1(e.flow.p99Ms)} ms`,
     );
     out.push(
-      `  server: CPU ${f0(e.server?.cpuPercent)} % of one core (${f1(cpuMsPerOp(e))} ms CPU per enrollment), RSS max ${f0(e.server?.rssMbMax)} MB; load generator CPU ${f0(e.clientCpuPercent)} %; ` +
+      `  server: CPU ${f0(e.server?.cpuPercent)} % of one core (${f1(cpuMsPerOp(e))} ms CPU per enrollment; main thread ${f0(e.server?.mainThreadPercent)} %, busiest other thread ${f0(e.server?.busiestOtherThreadPercent)} %), RSS max ${f0(e.server?.rssMbMax)} MB; load generator CPU ${f0(e.clientCpuPercent)} %; ` +
         `whole machine ${f0(e.machineCpuPercent)} % of ${availableParallelism() * 100} %, of which other processes ${f0(othersCpu(e))} %`,
     );
     out.push(
@@ -672,7 +673,7 @@ async function main(): Promise<string> {
     out.push(
       table(
         [
-          ["", "certs/s", "count", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "server CPU %", "CPU ms/cert", "RSS MB", "client CPU %", "others CPU %"],
+          ["", "certs/s", "count", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "server CPU %", "main thread %", "worker %", "CPU ms/cert", "RSS MB", "client CPU %", "others CPU %"],
           ...issueRows.map((x) => [
             x.label,
             f1(x.perSecond),
@@ -683,15 +684,19 @@ async function main(): Promise<string> {
             f1(x.flow.maxMs),
             String(x.errors),
             f0(x.server?.cpuPercent),
+            // Go schedules its goroutines on any of its threads: per-thread shares say nothing there.
+            isCfssl(x) ? "–" : f0(x.server?.mainThreadPercent),
+            isCfssl(x) ? "–" : f0(x.server?.busiestOtherThreadPercent),
             f2(cpuMsPerOp(x)),
             f0(x.server?.rssMbMax),
             f0(x.clientCpuPercent),
             f0(othersCpu(x)),
           ]),
         ],
-        ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
+        ["l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
       ),
     );
+    out.push("  main thread: the server's event loop; worker: its busiest other thread (the issuance worker); % of one core");
     for (const x of issueRows) if (x.errorExamples.length) out.push(`  ${x.label} errors, e.g.:\n    ${x.errorExamples.join("\n    ")}`);
     out.push(`  peer: ${cfsslNote}`);
     out.push("");
@@ -746,6 +751,8 @@ async function main(): Promise<string> {
         p99Ms: round(x.flow.p99Ms),
         maxMs: round(x.flow.maxMs),
         serverCpuPercent: round(x.server?.cpuPercent ?? NaN, 0),
+        serverMainThreadCpuPercent: round(x.server?.mainThreadPercent ?? NaN, 0),
+        serverBusiestOtherThreadCpuPercent: round(x.server?.busiestOtherThreadPercent ?? NaN, 0),
         serverCpuMsPerOp: round(cpuMsPerOp(x) ?? NaN),
         serverRssMb: round(x.server?.rssMbMax ?? NaN, 0),
         clientCpuPercent: round(x.clientCpuPercent ?? NaN, 0),
@@ -768,6 +775,8 @@ async function main(): Promise<string> {
         count: e.completed,
         windowSeconds: round(e.windowSec),
         serverCpuPercent: round(e.server?.cpuPercent ?? NaN, 0),
+        serverMainThreadCpuPercent: round(e.server?.mainThreadPercent ?? NaN, 0),
+        serverBusiestOtherThreadCpuPercent: round(e.server?.busiestOtherThreadPercent ?? NaN, 0),
         serverCpuMsPerEnrollment: round(cpuMsPerOp(e) ?? NaN),
         serverRssMb: round(e.server?.rssMbMax ?? NaN, 0),
         clientCpuPercent: round(e.clientCpuPercent ?? NaN, 0),
