@@ -7,6 +7,9 @@
 // the stored hash is unchanged and the user enabled — so a password change, a disable or a group
 // change takes effect on the next request, whichever server process made it. Failures are counted
 // and audited by the LoginGuard, which refuses further attempts (429) before any password is checked.
+// Concurrent requests with the same credentials share one verification, and an entry in use is
+// verified again shortly before it ends: when entries ran out, every request in flight for that
+// user ran its own scrypt, and a client's whole load stalled for half a second once a minute.
 import { createHmac, randomBytes } from "node:crypto";
 import type { Store, UserRow } from "../store/store.js";
 import type { FastifyRequest } from "fastify";
@@ -49,15 +52,22 @@ export function challengesFor(ctx: AppContext): string[] {
   return list;
 }
 
+/** The last part of an entry's time to live in which using it starts its verification again. */
+const REFRESH_AHEAD_SHARE = 0.25;
+
 export class BasicAuthenticator implements Authenticator {
   readonly name = "basic";
   private readonly cacheKey = randomBytes(32);
   private readonly cache = new Map<string, CacheEntry>();
+  /** Verifications under way, by cache key: requests with the same credentials wait for the same one. */
+  private readonly verifying = new Map<string, Promise<Verification>>();
 
   constructor(
     private readonly store: Store,
     private readonly ttlMs: number,
     private readonly guard?: LoginGuard,
+    /** How a password is checked against its stored hash; tests count the calls. */
+    private readonly verify: (password: string, hash: string) => Promise<boolean> = verifyPassword,
   ) {}
 
   async authenticate(req: FastifyRequest): Promise<Caller | undefined> {
@@ -97,7 +107,10 @@ export class BasicAuthenticator implements Authenticator {
     const hit = this.fresh(key);
     if (hit) {
       const version = await this.store.directoryVersion();
-      if (version === hit.version) return { caller: copyOf(hit.caller) };
+      if (version === hit.version) {
+        this.refreshAhead(hit, username, password, key);
+        return { caller: copyOf(hit.caller) };
+      }
       const user = await this.store.userByUuid(hit.userUuid);
       if (user && !user.disabled && user.password_hash === hit.passwordHash) {
         hit.caller = await callerOf(this.store, user);
@@ -106,16 +119,45 @@ export class BasicAuthenticator implements Authenticator {
       }
       this.cache.delete(key);
     }
+    const result = await (this.verifying.get(key) ?? this.startVerification(username, password, key));
+    // Each request gets a caller of its own (see copyOf).
+    return result.caller ? { ...result, caller: copyOf(result.caller) } : result;
+  }
+
+  /**
+   * An entry in its last quarter is verified again in the background, and replaced when that
+   * succeeds: credentials in steady use are never answered after a wait for scrypt. The entry
+   * still ends on time if the verification fails or is slow.
+   */
+  private refreshAhead(hit: CacheEntry, username: string, password: string, key: string): void {
+    if (hit.expiresAt - Date.now() > this.ttlMs * REFRESH_AHEAD_SHARE || this.verifying.has(key)) return;
+    // A refused password removes the entry (verifyNow); an error leaves it to end on time.
+    this.startVerification(username, password, key).catch(() => {});
+  }
+
+  private startVerification(username: string, password: string, key: string): Promise<Verification> {
+    const verification = this.verifyNow(username, password, key).finally(() => this.verifying.delete(key));
+    this.verifying.set(key, verification);
+    return verification;
+  }
+
+  /** Checks the password against the directory and, when it verifies, caches the caller under `key`. */
+  private async verifyNow(username: string, password: string, key: string): Promise<Verification> {
     // Read before the user: a change landing in between makes the entry stale, never wrongly current.
     const version = await this.store.directoryVersion();
     const user = await this.store.userByName(username);
     if (!user || user.disabled || !user.password_hash) {
+      this.cache.delete(key);
       // Same work whether or not the user exists, so timing does not reveal user names.
-      await verifyPassword(password, DUMMY_HASH);
+      await this.verify(password, DUMMY_HASH);
       return { reason: !user ? "unknown user" : user.disabled ? "user disabled" : "no password set", user };
     }
-    if (!(await verifyPassword(password, user.password_hash))) return { reason: "wrong password", user };
+    if (!(await this.verify(password, user.password_hash))) {
+      this.cache.delete(key);
+      return { reason: "wrong password", user };
+    }
     const caller = await callerOf(this.store, user);
+    this.cache.delete(key);
     if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, { userUuid: user.uuid, passwordHash: user.password_hash, expiresAt: Date.now() + this.ttlMs, caller: copyOf(caller), version });
     return { caller, verified: true };
