@@ -89,6 +89,17 @@ export function summarizeProfile(file: string, repoRoot: string, window?: { from
   }
   const self = new Map<string, { frame: CallFrame; us: number }>();
   const inclusive = new Map<string, { frame: CallFrame; us: number }>();
+  // Per profile node, once: its function's key if it is the project's own code, else null.
+  const projectKeys = new Map<number, string | null>();
+  const projectKey = (n: ProfileNode): string | null => {
+    let k = projectKeys.get(n.id);
+    if (k === undefined) {
+      const cf = n.callFrame;
+      k = cf.url && packageOf(cf, repoRoot).startsWith("openclm ") ? `${cf.functionName}|${cf.url}|${cf.lineNumber}` : null;
+      projectKeys.set(n.id, k);
+    }
+    return k;
+  };
   const packages = new Map<string, number>();
   let t = p.startTime;
   let total = 0;
@@ -114,14 +125,12 @@ export function summarizeProfile(file: string, repoRoot: string, window?: { from
     // Each function once per sample, however deep its recursion.
     const counted = new Set<string>();
     for (let n: ProfileNode | undefined = node; n; n = n.parent === undefined ? undefined : byId.get(n.parent)) {
-      const cf = n.callFrame;
-      if (!cf.url || !packageOf(cf, repoRoot).startsWith("openclm ")) continue;
-      const k = `${cf.functionName}|${cf.url}|${cf.lineNumber}`;
-      if (counted.has(k)) continue;
+      const k = projectKey(n);
+      if (k === null || counted.has(k)) continue;
       counted.add(k);
       const e = inclusive.get(k);
       if (e) e.us += dur;
-      else inclusive.set(k, { frame: cf, us: dur });
+      else inclusive.set(k, { frame: n.callFrame, us: dur });
     }
   }
   const busy = total - idle;

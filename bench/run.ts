@@ -454,8 +454,9 @@ function describeCaKey(certDer: Buffer | string): { keyType: string; hash: strin
 // ---------------------------------------------------------------------------------------------
 // Output
 
-/** Server CPU time per completed operation: far steadier than throughput on a shared machine. */
 const isCfssl = (x: LoadPhase): boolean => x.label.startsWith("CFSSL");
+
+/** Server CPU time per completed operation: far steadier than throughput on a shared machine. */
 const cpuMsPerOp = (x: LoadPhase): number | undefined => (x.server && x.perSecond > 0 ? (x.server.cpuPercent * 10) / x.perSecond : undefined);
 
 /** CPU the machine spent outside the measured server and the load generator (other tenants). */

@@ -131,7 +131,7 @@ export class BasicAuthenticator implements Authenticator {
    */
   private refreshAhead(hit: CacheEntry, username: string, password: string, key: string): void {
     if (hit.expiresAt - Date.now() > this.ttlMs * REFRESH_AHEAD_SHARE || this.verifying.has(key)) return;
-    // A refused password removes the entry (verifyNow); an error leaves it to end on time.
+    // A refused password ends the entry (verifyNow); an error leaves it to end on time.
     this.startVerification(username, password, key).catch(() => {});
   }
 
@@ -146,20 +146,17 @@ export class BasicAuthenticator implements Authenticator {
     // Read before the user: a change landing in between makes the entry stale, never wrongly current.
     const version = await this.store.directoryVersion();
     const user = await this.store.userByName(username);
-    if (!user || user.disabled || !user.password_hash) {
-      this.cache.delete(key);
-      // Same work whether or not the user exists, so timing does not reveal user names.
-      await this.verify(password, DUMMY_HASH);
-      return { reason: !user ? "unknown user" : user.disabled ? "user disabled" : "no password set", user };
-    }
-    if (!(await this.verify(password, user.password_hash))) {
-      this.cache.delete(key);
-      return { reason: "wrong password", user };
+    const hash = user && !user.disabled ? user.password_hash : null;
+    // Same work whether or not the user exists, so timing does not reveal user names.
+    const verified = (await this.verify(password, hash ?? DUMMY_HASH)) && hash !== null;
+    // A refused password ends the entry (a refresh's); an accepted one replaces it, as the newest.
+    this.cache.delete(key);
+    if (!user || !hash || !verified) {
+      return { reason: !user ? "unknown user" : user.disabled ? "user disabled" : !hash ? "no password set" : "wrong password", user };
     }
     const caller = await callerOf(this.store, user);
-    this.cache.delete(key);
     if (this.cache.size >= MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(key, { userUuid: user.uuid, passwordHash: user.password_hash, expiresAt: Date.now() + this.ttlMs, caller: copyOf(caller), version });
+    this.cache.set(key, { userUuid: user.uuid, passwordHash: hash, expiresAt: Date.now() + this.ttlMs, caller: copyOf(caller), version });
     return { caller, verified: true };
   }
 

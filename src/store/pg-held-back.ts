@@ -23,9 +23,10 @@ const answered = (command: string) => Promise.resolve({ command, rowCount: 0, ro
  * Wraps a pooled connection's query function. Held back: BEGIN (a transaction that then makes no
  * statement sends nothing at all), and inside a transaction each statement marked
  * ANSWER_NOT_NEEDED, which is answered at once as done. What is held back goes out before the
- * next statement, in the same write (the connection is wrapped in writeTogether), and that statement's caller gets the first error of all of
- * them: a held-back statement that fails makes the next statement, or the COMMIT, fail, so the
- * transaction is rolled back and its caller told, exactly as if it had failed at once. (PostgreSQL
+ * next statement, in the same write (the connection is wrapped in writeTogether), and that
+ * statement's caller gets the first error of all of them: a held-back statement that fails makes
+ * the next statement, or the COMMIT, fail, so the transaction is rolled back and its caller told,
+ * exactly as if it had failed at once. (PostgreSQL
  * answers a COMMIT in a failed transaction with ROLLBACK, not an error: the held-back statement's
  * own error is what reports it.) A ROLLBACK drops what is held back.
  */

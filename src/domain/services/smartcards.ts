@@ -153,9 +153,10 @@ export class SmartcardService {
   async inRequest(caller: Caller, requestInput: string, cardInput: string): Promise<{ request: RequestRow; card: SmartcardRow }> {
     const { store } = this.ctx;
     const uuid = parseGuid(requestInput);
+    if (!uuid) throw notFound("request");
     const scid = parseGuid(cardInput);
     // Read together (one round trip on PostgreSQL); the card counts only as the visible request's.
-    const [row, card] = uuid ? (scid ? await store.requestAndCard(uuid, scid) : [await store.requestByUuid(uuid), undefined]) : [undefined, undefined];
+    const [row, card] = scid ? await store.requestAndCard(uuid, scid) : [await store.requestByUuid(uuid), undefined];
     const r = this.requests.visible(caller, row);
     if (!scid || (scid !== r.new_smartcard_uuid && scid !== r.old_smartcard_uuid) || !card) throw notFound("smart card");
     return { request: r, card };
