@@ -5,10 +5,11 @@ import { toArrayBuffer, toDer } from "./der.js";
 /**
  * The fast road for the public keys nearly every CSR carries (RSA, ECDSA P-256/P-384 with an
  * uncompressed point). OpenSSL 3 imports a DER SubjectPublicKeyInfo through its generic decoder
- * chain, which cost more per request than the CA's own signature; a JWK import of the same numbers
- * builds the same key directly (OpenSSL still checks an EC point lies on its curve), and the
- * canonical DER is encoded here from those numbers. Anything else answers undefined and takes
- * the general path.
+ * chain, which cost more per request than the CA's own signature. An RSA key's BIT STRING is
+ * itself a PKCS#1 RSAPublicKey, which OpenSSL imports directly and exports as canonical DER; an
+ * EC key is imported from its coordinates as a JWK (OpenSSL still checks the point lies on its
+ * curve) and its canonical DER is encoded here. Anything else answers undefined and takes the
+ * general path.
  */
 
 const RSA_ENCRYPTION = "1.2.840.113549.1.1.1";
@@ -36,17 +37,16 @@ export function commonPublicKey(spki: asn1js.Sequence): { key: KeyObject; spkiDe
 }
 
 function rsaKey(rsaPublicKey: Buffer): { key: KeyObject; spkiDer: Buffer } | undefined {
-  const parsed = asn1js.fromBER(rsaPublicKey);
-  if (parsed.offset !== rsaPublicKey.length || !(parsed.result instanceof asn1js.Sequence)) return undefined;
-  const [n, e, ...rest] = parsed.result.valueBlock.value;
-  if (rest.length > 0 || !(n instanceof asn1js.Integer) || !(e instanceof asn1js.Integer)) return undefined;
-  const modulus = magnitude(n);
-  const exponent = magnitude(e);
-  if (!modulus || !exponent) return undefined;
-  const key = importJwk({ kty: "RSA", n: modulus.toString("base64url"), e: exponent.toString("base64url") });
-  if (!key) return undefined;
-  const body = new asn1js.Sequence({ value: [positiveInteger(modulus), positiveInteger(exponent)] });
-  return { key, spkiDer: encodeSpki([new asn1js.ObjectIdentifier({ value: RSA_ENCRYPTION }), new asn1js.Null()], toDer(body)) };
+  // OpenSSL reads the RSAPublicKey's numbers as unsigned and takes BER slack (leading zero octets,
+  // long or indefinite lengths); its export is the canonical DER of those numbers. About 10 µs,
+  // against 55 µs for decoding the numbers with asn1js and importing them as a JWK.
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: rsaPublicKey, format: "der", type: "pkcs1" });
+  } catch {
+    return undefined;
+  }
+  return { key, spkiDer: key.export({ format: "der", type: "spki" }) };
 }
 
 function ecKey(curveOid: string, point: Buffer): { key: KeyObject; spkiDer: Buffer } | undefined {
@@ -68,20 +68,6 @@ function importJwk(jwk: Record<string, string>): KeyObject | undefined {
     // Not a valid key (an EC point off its curve, say): the general path gives the error.
     return undefined;
   }
-}
-
-/** A positive INTEGER's magnitude without leading zero octets; undefined for zero or negative. */
-function magnitude(i: asn1js.Integer): Buffer | undefined {
-  const bytes = Buffer.from(i.valueBlock.valueHexView);
-  if (bytes.length === 0 || bytes[0]! & 0x80) return undefined;
-  let start = 0;
-  while (start < bytes.length && bytes[start] === 0) start++;
-  return start === bytes.length ? undefined : bytes.subarray(start);
-}
-
-function positiveInteger(mag: Buffer): asn1js.Integer {
-  const octets = mag[0]! & 0x80 ? Buffer.concat([Buffer.of(0), mag]) : mag;
-  return new asn1js.Integer({ valueHex: toArrayBuffer(octets) });
 }
 
 function encodeSpki(algorithm: asn1js.BaseBlock[], subjectPublicKey: Uint8Array): Buffer {

@@ -36,21 +36,36 @@ describe("commonPublicKey", () => {
     });
   }
 
-  it("re-encodes a non-minimal RSA INTEGER canonically", () => {
+  it("re-encodes an RSA key sent with BER slack canonically, as the general path does", () => {
     const key = KEYS[1]![1];
+    const pkcs1 = key.export({ format: "der", type: "pkcs1" });
     const jwk = key.export({ format: "jwk" });
-    const n = Buffer.concat([Buffer.of(0, 0), Buffer.from(jwk.n!, "base64url")]); // BER slack: extra leading zeros
+    const n = Buffer.from(jwk.n!, "base64url");
     const e = Buffer.from(jwk.e!, "base64url");
-    const body = new asn1js.Sequence({ value: [new asn1js.Integer({ valueHex: new Uint8Array(n).buffer }), new asn1js.Integer({ valueHex: new Uint8Array(e).buffer })] });
-    const sloppy = new asn1js.Sequence({
-      value: [
-        new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: "1.2.840.113549.1.1.1" }), new asn1js.Null()] }),
-        new asn1js.BitString({ valueHex: body.toBER() }),
-      ],
-    });
-    const fast = commonPublicKey(spkiBlock(Buffer.from(sloppy.toBER())))!;
-    expect(fast.spkiDer).toEqual(exported(key));
-    expect(fast.key.equals(key)).toBe(true);
+    const integer = (octets: Buffer, length: number[]) => Buffer.concat([Buffer.of(0x02, ...length), octets]);
+    const sequence = (length: number[], ...parts: Buffer[]) => Buffer.concat([Buffer.of(0x30, ...length), ...parts]);
+    const withZeros = Buffer.concat([Buffer.of(0, 0), n]);
+    const sloppy: Record<string, Buffer> = {
+      "extra leading zero octets": sequence([0x82, 0x01, 0x0b], integer(withZeros, [0x82, 0x01, 0x02]), integer(e, [0x03])),
+      "no sign octet before the modulus": sequence([0x82, 0x01, 0x09], integer(n, [0x82, 0x01, 0x00]), integer(e, [0x03])),
+      "long-form lengths": sequence([0x84, 0, 0, 0x01, 0x0d], integer(Buffer.concat([Buffer.of(0), n]), [0x84, 0, 0, 0x01, 0x01]), integer(e, [0x81, 0x03])),
+      "indefinite length": Buffer.concat([sequence([0x80], pkcs1.subarray(4)), Buffer.of(0, 0)]),
+    };
+    for (const [what, body] of Object.entries(sloppy)) {
+      const spki = new asn1js.Sequence({
+        value: [
+          new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: "1.2.840.113549.1.1.1" }), new asn1js.Null()] }),
+          new asn1js.BitString({ valueHex: new Uint8Array(body).buffer }),
+        ],
+      });
+      const der = Buffer.from(spki.toBER());
+      const fast = commonPublicKey(spkiBlock(der));
+      expect(fast, what).toBeDefined();
+      expect(fast!.spkiDer, what).toEqual(exported(key));
+      expect(fast!.key.equals(key), what).toBe(true);
+      // The general path reads it the same way.
+      expect(exported(createPublicKey({ key: der, format: "der", type: "spki" })), what).toEqual(exported(key));
+    }
   });
 
   it("leaves compressed points, other curves and off-curve points to the general path", () => {
