@@ -41,6 +41,14 @@ describe("issuance pool", () => {
     expect(viaPool).toEqual(parseCsr(WINDOWS_CSR));
   });
 
+  it("answers with buffers that carry only their own bytes across threads", async () => {
+    // A view into Node's shared 8 KiB pool would be cloned with the whole block.
+    const pool = poolFor(rsa);
+    const { spkiDer: _, ...spec } = userSpec("own-bytes", Buffer.alloc(0));
+    const { csr, issued } = await pool.issueForCsr(WINDOWS_CSR, { keyAlgorithm: "RSA", keySize: 2048, signatureHashes: ["SHA1"] }, spec);
+    for (const b of [csr.der, csr.spkiDer, issued!.der, issued!.pkcs7]) expect(b.buffer.byteLength).toBe(b.length);
+  });
+
   it("rejects a bad CSR with the CsrError the caller would have got", async () => {
     const pool = poolFor(rsa);
     const inThread = (() => {
