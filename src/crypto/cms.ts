@@ -1,5 +1,5 @@
 import * as asn1js from "asn1js";
-import { PreEncoded, toDer } from "./der.js";
+import { PreEncoded, SlotTemplates, toDer } from "./der.js";
 
 const ID_DATA = "1.2.840.113549.1.7.1";
 const ID_SIGNED_DATA = "1.2.840.113549.1.7.2";
@@ -12,8 +12,28 @@ const ID_SIGNED_DATA = "1.2.840.113549.1.7.2";
  * only to write the same bytes back cost more than signing it.
  */
 export function certsOnlyPkcs7(certsDer: Buffer[]): Buffer {
-  for (const [i, der] of certsDer.entries())
-    if (der.length < 2 || der[0] !== 0x30) throw new Error(`certificate ${i} is not a DER X.509 certificate`);
+  certsDer.forEach(checkCertificate);
+  return encodeCertsOnly(certsDer);
+}
+
+/**
+ * certsOnlyPkcs7([certificate, ...chainDer]) for each certificate an issuing CA signs: the
+ * SignedData around them is encoded once per length of certificate (SlotTemplates).
+ */
+export function certsOnlyPkcs7ForChain(chainDer: Buffer[]): (certificateDer: Buffer) => Buffer {
+  chainDer.forEach((d, i) => checkCertificate(d, i + 1));
+  const templates = new SlotTemplates(256);
+  return (certificateDer) => {
+    checkCertificate(certificateDer, 0);
+    return templates.fill("certs-only", certificateDer, (p) => encodeCertsOnly([p, ...chainDer]));
+  };
+}
+
+function checkCertificate(der: Buffer, i: number): void {
+  if (der.length < 2 || der[0] !== 0x30) throw new Error(`certificate ${i} is not a DER X.509 certificate`);
+}
+
+function encodeCertsOnly(certsDer: Buffer[]): Buffer {
   const signedData = new asn1js.Sequence({
     value: [
       SIGNED_DATA_HEAD,

@@ -90,7 +90,7 @@ export function subjectAltName(san: SubjectAltNames, critical: boolean): asn1js.
     names.push(contextPrimitive(1, Buffer.from(san.email, "ascii")));
   }
   if (san.upn !== undefined) {
-    if (san.upn.length === 0 || san.upn.includes("\u0000")) throw new Error("SAN UPN must be a non-empty string");
+    checkUpn(san.upn);
     // otherName [0] { type-id, value [0] EXPLICIT UTF8String }, as Windows smart card logon expects.
     names.push(
       new asn1js.Constructed({
@@ -107,6 +107,11 @@ export function subjectAltName(san: SubjectAltNames, critical: boolean): asn1js.
   }
   if (names.length === 0) throw new Error("subject alternative name needs at least one name");
   return extension(OID.subjectAltName, critical, new asn1js.Sequence({ value: names }));
+}
+
+export function checkUpn(upn: string): string {
+  if (upn.length === 0 || upn.includes("\u0000")) throw new Error("SAN UPN must be a non-empty string");
+  return upn;
 }
 
 export function subjectKeyIdentifier(keyId: Uint8Array): asn1js.Sequence {

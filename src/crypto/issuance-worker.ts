@@ -2,7 +2,7 @@
 // certificates, so that this CPU work runs beside the server's event loop instead of on it.
 import { parentPort, workerData } from "node:worker_threads";
 import { CsrError, meetsRequirement, parseCsr } from "./csr.js";
-import { certsOnlyPkcs7 } from "./cms.js";
+import { certsOnlyPkcs7ForChain } from "./cms.js";
 import { CertificateIssuer, type IssueSpec } from "./issuer.js";
 import type { PoolInit, PoolReply, PoolTask } from "./issuance-pool.js";
 
@@ -12,7 +12,7 @@ const issuer = new CertificateIssuer({
   issuingKeyPkcs8Der: Buffer.from(init.issuingKeyPkcs8Der),
   chainDer: [],
 });
-const chain = init.chainDer.map((d) => Buffer.from(d));
+const pkcs7Of = certsOnlyPkcs7ForChain(init.chainDer.map((d) => Buffer.from(d)));
 const issue = (spec: IssueSpec) => issuer.issueSync({ ...spec, spkiDer: Buffer.from(spec.spkiDer) });
 
 parentPort!.on("message", (task: PoolTask) => {
@@ -25,12 +25,12 @@ parentPort!.on("message", (task: PoolTask) => {
       if (!meetsRequirement(csr, task.requirement)) reply = { id: task.id, value: { csr } };
       else {
         const der = issue({ ...task.spec, spkiDer: csr.spkiDer });
-        reply = { id: task.id, value: { csr, der, pkcs7: certsOnlyPkcs7([der, ...chain]) } };
+        reply = { id: task.id, value: { csr, der, pkcs7: pkcs7Of(der) } };
       }
     }
     else {
       const der = issue(task.spec);
-      reply = { id: task.id, value: { der, pkcs7: certsOnlyPkcs7([der, ...chain]) } };
+      reply = { id: task.id, value: { der, pkcs7: pkcs7Of(der) } };
     }
   } catch (e) {
     // Only a CsrError's message is meant for the API caller; anything else is reported generically.

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
 import * as asn1js from "asn1js";
-import { EncodedCache, encodeTime, parseSingle, PreEncoded, toDer, unsignedInteger } from "./der.js";
+import { EncodedCache, encodeTime, parseSingle, PreEncoded, SlotTemplates, toDer, unsignedInteger } from "./der.js";
 import {
   authorityInfoAccessCaIssuers,
   authorityKeyIdentifier,
+  checkUpn,
   crlDistributionPoint,
   endEntityBasicConstraints,
   extendedKeyUsage,
@@ -55,6 +56,8 @@ export class CertificateIssuer {
   // Per-template extensions (few), and validity times: under load many certificates share a second.
   private readonly extensions = new EncodedCache(512);
   private readonly times = new EncodedCache(64);
+  // The serial, the key identifier and a UPN-only SAN: the same DER around values of one length.
+  private readonly slots = new SlotTemplates(1024);
 
   constructor(opts: { issuingCertDer: Buffer; issuingKeyPkcs8Der: Buffer; chainDer: Buffer[] /* issuing, then root */ }) {
     const identity = issuerIdentity(opts.issuingCertDer);
@@ -109,8 +112,9 @@ export class CertificateIssuer {
       throw new Error("a certificate with an empty subject needs a subject alternative name");
     }
     // RFC 5280 §4.2.1.6: with an empty subject the SAN carries the identity and must be critical.
-    if (hasSan) extensions.push(subjectAltName(spec.san!, spec.subject.length === 0));
-    extensions.push(subjectKeyIdentifier(createHash("sha1").update(keyBits).digest()));
+    if (hasSan) extensions.push(this.sanExtension(san!, spec.subject.length === 0));
+    const keyId = createHash("sha1").update(keyBits).digest();
+    extensions.push(new PreEncoded(this.slots.fill("ski", keyId, (p) => toDer(subjectKeyIdentifier(p)))));
     extensions.push(this.authorityKeyId);
     if (spec.crlDistributionPoint !== undefined) {
       const uri = spec.crlDistributionPoint;
@@ -125,7 +129,7 @@ export class CertificateIssuer {
       new asn1js.Sequence({
         value: [
           VERSION_V3,
-          unsignedInteger(spec.serial),
+          this.serialNumber(spec.serial),
           this.signatureAlgorithm,
           this.issuerName,
           new asn1js.Sequence({ value: [this.time(spec.notBefore), this.time(notAfter)] }),
@@ -138,6 +142,19 @@ export class CertificateIssuer {
         ],
       }),
     );
+  }
+
+  private serialNumber(serial: Buffer): asn1js.BaseBlock {
+    // A first octet from 1 to 0x7f is kept as it is (no leading zero to drop, none to add).
+    if (serial.length === 0 || serial[0]! === 0 || serial[0]! >= 0x80) return unsignedInteger(serial);
+    return new PreEncoded(this.slots.fill("serial", serial, (p) => toDer(unsignedInteger(p))));
+  }
+
+  private sanExtension(san: SubjectAltNames, critical: boolean): asn1js.BaseBlock {
+    // Smart card logon certificates name their user by UPN alone.
+    if (san.upn === undefined || san.email !== undefined || san.dns?.length || san.ip?.length) return subjectAltName(san, critical);
+    const upn = Buffer.from(checkUpn(san.upn), "utf8");
+    return new PreEncoded(this.slots.fill(`san-upn:${critical}`, upn, (p) => toDer(subjectAltName({ upn: p.toString("latin1") }, critical))));
   }
 
   private time(date: Date): PreEncoded {
