@@ -121,14 +121,7 @@ export class SlotTemplates {
       if (this.entries.size >= this.limit) this.entries.clear();
       this.entries.set(key, template);
     }
-    // Not Buffer.concat: its result may lie in Node's shared pool, and posted across threads such a
-    // view travels with the whole 8 KiB block.
-    const { before, after } = template;
-    const out = Buffer.allocUnsafeSlow(before.length + value.length + after.length);
-    before.copy(out, 0);
-    out.set(value, before.length);
-    after.copy(out, before.length + value.length);
-    return out;
+    return Buffer.concat([template.before, value, template.after]);
   }
 }
 

@@ -36,5 +36,16 @@ parentPort!.on("message", (task: PoolTask) => {
     // Only a CsrError's message is meant for the API caller; anything else is reported generically.
     reply = { id: task.id, error: e instanceof CsrError ? { csr: e.message } : { other: e instanceof Error ? e.message : String(e) } };
   }
-  parentPort!.postMessage(reply);
+  parentPort!.postMessage("value" in reply ? { ...reply, value: ownBytes(reply.value) } : reply);
 });
+
+/**
+ * The answer's buffers, each in memory of its own. A small Buffer is usually a view into Node's
+ * shared 8 KiB pool, and a posted view is cloned with the whole block it lies in: a 624-byte CSR
+ * crossed to the event loop as 8 KiB.
+ */
+function ownBytes<T>(value: T): T {
+  if (value instanceof Uint8Array) return (value.byteLength === value.buffer.byteLength ? value : new Uint8Array(value)) as T;
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, ownBytes(v)])) as T;
+}
