@@ -3,7 +3,7 @@
 // records share one pass, and closing the store links what is still pending.
 import { describe, expect, it, vi } from "vitest";
 import { Store } from "../../src/store/store.js";
-import { recordAudit } from "../../src/domain/audit.js";
+import { LINK_DELAY_MS, recordAudit } from "../../src/domain/audit.js";
 import { verifyAuditTrail } from "../../src/domain/services/audit-verify.js";
 import { auditEvent } from "../helpers/store.js";
 import { PG_AVAILABLE, scratchDatabase, SKIP_REASON, until } from "./support.js";
@@ -41,9 +41,9 @@ describe.skipIf(!PG_AVAILABLE)(`audit linking in the background on PostgreSQL${S
       // Twenty changes committed together are all answered while the chain is locked.
       await Promise.all(Array.from({ length: 20 }, (_, i) => recordAudit(store, auditEvent(`batch-${i}`))));
       expect((await pending(store)).filter((a) => a.startsWith("batch-"))).toHaveLength(20);
-      // Every commit's linking timer (10 ms) has fired while the lock is still held; one firing
-      // after the release would rightly start a pass of its own.
-      await new Promise((r) => setTimeout(r, 50));
+      // Every commit's linking timer has fired while the lock is still held; one firing after
+      // the release would rightly start a pass of its own.
+      await new Promise((r) => setTimeout(r, LINK_DELAY_MS + 40));
       release();
       await holding;
       await until(async () => (await pending(store)).length === 0, 5_000);
