@@ -128,9 +128,9 @@ const BATCH = 500;
 /**
  * How long a committed record may wait to be linked. Each linking pass is six round trips
  * whatever its size; linked per answer, passes were a quarter of all statements under load.
- * At 10 ms a process under enrollment load made 74–83 passes a second, about an eighth of its
- * round trips; at 50 ms it makes 20. Nothing waits for the link: readers link what is pending
- * first, and the record is durable, unlinked, from its change's commit.
+ * At 10 ms a process under enrollment load made 74–83 passes a second; at 50 ms it makes 20.
+ * Nothing waits for the link: readers link what is pending first, and the record is durable,
+ * unlinked, from its change's commit.
  */
 export const LINK_DELAY_MS = 50;
 const chainers = new WeakMap<Store, AuditChainer>();
