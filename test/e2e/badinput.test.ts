@@ -137,5 +137,16 @@ describe("metrics", () => {
     expect(m.text).toMatch(/openclm_http_requests_total\{method="GET",route="\/CertificateManagement\/api\/v1\.0\/requests",status="200"\} \d+/);
     expect(m.text).toMatch(/openclm_http_request_duration_seconds_bucket\{.*le="\+Inf"\}/);
     expect(m.text).toMatch(/process_resident_memory_bytes \d+/);
+    // Each series' buckets are cumulative, and the last one (+Inf) holds every request it counted.
+    const series = '{method="GET",route="/CertificateManagement/api/v1.0/requests",status="200"';
+    const buckets = m.text
+      .split("\n")
+      .filter((l) => l.startsWith(`openclm_http_request_duration_seconds_bucket${series},`))
+      .map((l) => Number(l.split(" ").pop()));
+    const count = Number(m.text.split("\n").find((l) => l.startsWith(`openclm_http_request_duration_seconds_count${series}}`))!.split(" ").pop());
+    expect(buckets).toHaveLength(12);
+    expect(count).toBeGreaterThanOrEqual(1);
+    buckets.forEach((b, i) => expect(b).toBeGreaterThanOrEqual(i === 0 ? 0 : buckets[i - 1]!));
+    expect(buckets.at(-1)).toBe(count);
   });
 });
