@@ -1,5 +1,5 @@
 // The Fastify application: wire conventions (SPEC §2), authentication, error mapping, routes.
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import swagger from "@fastify/swagger";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { randomUUID } from "node:crypto";
@@ -26,7 +26,8 @@ import { registerHealthRoutes } from "./routes/health.js";
 import { registerAuditRoutes } from "./routes/audit.js";
 import { registerAdminRoutes } from "./routes/admin.js";
 import { portalRoutes, registerSessions } from "./routes/portal.js";
-import { registerMetrics } from "./metrics.js";
+import { registerMetrics, RequestMetrics } from "./metrics.js";
+import { AccessLog } from "./access-log.js";
 
 export const BASE = "/CertificateManagement/api/v1.0";
 
@@ -58,14 +59,14 @@ const STATUS: Record<ErrorKind, number> = {
 };
 
 export async function buildApp(ctx: AppContext, logger: Logger, opts: { https?: { key: Buffer; cert: Buffer } } = {}): Promise<App> {
+  const metrics = new RequestMetrics();
   const app = Fastify({
     loggerInstance: logger,
     ...(opts.https ? { https: opts.https } : {}),
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     bodyLimit: ctx.config.server.bodyLimitBytes,
     genReqId: () => randomUUID(),
-    // One access-log line per request (written in onResponse below) instead of Fastify's two.
-    logController: new LogController({ requestIdLogLabel: "correlationId", disableRequestLogging: true }),
+    logController: new AccessLog(metrics),
     rewriteUrl: (req) => normalizePath(req.url ?? "/"),
     ajv: { customOptions: { coerceTypes: "array", removeAdditional: true, useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -99,10 +100,6 @@ export async function buildApp(ctx: AppContext, logger: Logger, opts: { https?: 
     if (!type || String(type).startsWith("application/json")) reply.header("content-type", "application/json; charset=utf-8");
     done(null, payload);
   });
-  app.addHook("onResponse", (req, reply, done) => {
-    req.log.info({ req, res: reply, responseTime: reply.elapsedTime }, "request completed");
-    done();
-  });
 
   const authenticators: Authenticator[] = authenticatorsFor(ctx);
   const challenges = challengesFor(ctx);
@@ -132,7 +129,7 @@ export async function buildApp(ctx: AppContext, logger: Logger, opts: { https?: 
 
   registerHealthRoutes(app, services);
   await app.register(portalRoutes, { services, sessions, authenticators });
-  registerMetrics(app as unknown as FastifyInstance, async (req) => {
+  registerMetrics(app as unknown as FastifyInstance, metrics, async (req) => {
     if (ctx.config.server.metricsPublic) return;
     const caller = await authenticateRequest(req, authenticators);
     if (!ctx.permissions.isAuditor(caller)) throw new DomainError("forbidden", "NotAuthorized", "metrics are for administrators and auditors");

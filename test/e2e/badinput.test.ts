@@ -128,6 +128,20 @@ describe("bad input", () => {
   });
 });
 
+describe("access log", () => {
+  it("writes one line per answered request, under the correlation id the client got", async () => {
+    const answers = [await call(server, "GET", "/requests", users.alice), await call(server, "GET", "/requests"), await fetch(`${server.url}/no-such-path`)];
+    const ids = answers.map((a) => a.headers.get("x-correlation-id")!);
+    const linesOf = (id: string) =>
+      readFileSync(server.logFile, "utf8")
+        .split("\n")
+        .filter((l) => l.includes(`"correlationId":"${id}"`) && l.includes('"msg":"request completed"'));
+    // The line is written once the response has gone out, so it may trail the client a little.
+    for (let i = 0; i < 100 && !ids.every((id) => linesOf(id).length > 0); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(ids.map((id) => linesOf(id).map((l) => JSON.parse(l).res.statusCode))).toEqual([[200], [401], [404]]);
+  });
+});
+
 describe("metrics", () => {
   it("exposes request counters and latency histograms", async () => {
     await call(server, "GET", "/requests", users.alice);
