@@ -36,6 +36,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * Positive and minimal as a DER INTEGER: the first octet is 0x01 from 2004 to 2039, then 0x02…
  */
 export function newSerial(now = Date.now()): Buffer {
+  // Memory of its own, not a view into Node's shared pool: the serial is posted to the issuance
+  // worker, and a posted view is cloned with the whole 8 KiB block it lies in.
   const serial = Buffer.alloc(SERIAL_OCTETS);
   serial.writeUIntBE(now, 0, TIME_OCTETS);
   takeRandom(serial, TIME_OCTETS);
