@@ -112,6 +112,10 @@ describe("portal sessions", () => {
     expect(after.headers.get("www-authenticate")).toBe('Session realm="OpenCLM portal"');
     expect(await after.json()).toMatchObject({ ErrorCode: "SessionExpired" });
     expect(await (await http(SESSION, { headers: { cookie } })).json()).toMatchObject({ user: null });
+    // The portal's header alone (no cookie) also gets the session challenge.
+    const portalOnly = await http(`${API}/smartcards`, { headers: { "x-openclm-client": "portal" } });
+    expect(portalOnly.status).toBe(401);
+    expect(portalOnly.headers.get("www-authenticate")).toBe('Session realm="OpenCLM portal"');
     // Without a cookie the API keeps its Basic challenge for other clients.
     expect((await http(`${API}/smartcards`)).headers.get("www-authenticate")).toMatch(/Basic/);
   });

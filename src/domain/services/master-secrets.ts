@@ -1,6 +1,6 @@
 // Per-template master secrets for admin key diversification. Versioned: a card keeps the version
 // its key was derived under, so adding a version never breaks cards issued before it.
-import { randomBytes } from "node:crypto";
+import { createSecretKey, randomBytes, type KeyObject } from "node:crypto";
 import type { Store } from "../../store/store.js";
 import { open, seal } from "../../crypto/envelope.js";
 
@@ -8,7 +8,8 @@ const aad = (template: string, version: number) => `openclm:master-secret:${temp
 
 export class MasterSecrets {
   // Each version is immutable once written, so caching the opened value is safe across processes.
-  private readonly cache = new Map<string, Buffer>();
+  // Kept as KeyObjects: the bytes live outside the JavaScript heap, and HKDF takes them as they are.
+  private readonly cache = new Map<string, KeyObject>();
 
   constructor(
     private readonly store: Store,
@@ -16,14 +17,14 @@ export class MasterSecrets {
   ) {}
 
   /** The newest version, creating version 1 on first use. */
-  async current(templateUuid: string): Promise<{ version: number; secret: Buffer }> {
+  async current(templateUuid: string): Promise<{ version: number; secret: KeyObject }> {
     const rows = await this.store.masterSecrets(templateUuid);
     if (rows.length === 0) return this.rotate(templateUuid);
     const top = rows[0]!;
     return { version: top.version, secret: this.unseal(templateUuid, top.version, top.sealed) };
   }
 
-  async get(templateUuid: string, version: number): Promise<Buffer | undefined> {
+  async get(templateUuid: string, version: number): Promise<KeyObject | undefined> {
     const hit = this.cache.get(`${templateUuid}:${version}`);
     if (hit) return hit;
     const row = (await this.store.masterSecrets(templateUuid)).find((r) => r.version === version);
@@ -31,20 +32,24 @@ export class MasterSecrets {
   }
 
   /** Adds a new version (the first when none exists); racing callers agree on the winner. */
-  async rotate(templateUuid: string): Promise<{ version: number; secret: Buffer }> {
+  async rotate(templateUuid: string): Promise<{ version: number; secret: KeyObject }> {
     const rows = await this.store.masterSecrets(templateUuid);
     const version = (rows[0]?.version ?? 0) + 1;
     const secret = randomBytes(32);
-    await this.store.insertMasterSecret(templateUuid, version, seal(this.kek, secret, aad(templateUuid, version)), new Date().toISOString());
+    const sealed = seal(this.kek, secret, aad(templateUuid, version));
+    secret.fill(0);
+    await this.store.insertMasterSecret(templateUuid, version, sealed, new Date().toISOString());
     const stored = (await this.store.masterSecrets(templateUuid)).find((r) => r.version === version)!;
     return { version, secret: this.unseal(templateUuid, version, stored.sealed) };
   }
 
-  private unseal(templateUuid: string, version: number, sealed: Buffer): Buffer {
+  private unseal(templateUuid: string, version: number, sealed: Buffer): KeyObject {
     const key = `${templateUuid}:${version}`;
     let s = this.cache.get(key);
     if (!s) {
-      s = open(this.kek, sealed, aad(templateUuid, version));
+      const bytes = open(this.kek, sealed, aad(templateUuid, version));
+      s = createSecretKey(bytes);
+      bytes.fill(0);
       this.cache.set(key, s);
     }
     return s;
