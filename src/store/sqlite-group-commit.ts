@@ -198,9 +198,49 @@ export class Batch {
 function runOn<R>(sqlite: BetterSqlite3, query: CompiledQuery<R>): QueryResult<R> {
   const statement = sqlite.prepare(query.sql);
   const parameters = query.parameters as unknown[];
-  if (statement.reader) return { rows: statement.all(parameters) as R[] };
+  if (statement.reader) return { rows: rowsOf(statement, parameters) as R[] };
   const { changes, lastInsertRowid } = statement.run(parameters);
   return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
+}
+
+type Statement = ReturnType<BetterSqlite3["prepare"]>;
+interface RowMaker {
+  columns: number;
+  make: (values: unknown[]) => unknown;
+}
+const rowMakers = new WeakMap<Statement, RowMaker>();
+
+/**
+ * A reader's rows as objects keyed by column name, as better-sqlite3 would make them, but built
+ * from its raw arrays by a function made once per statement: better-sqlite3 looks up every column
+ * name again for every row it makes (2.4 µs of 5.6 for a request row, in a loop). The statements
+ * this runs are the server's own; the column list is read again if SQLite ever gives a row of
+ * another length (a statement prepared again after a migration added a column).
+ */
+function rowsOf(statement: Statement, parameters: unknown[]): unknown[] {
+  let maker = rowMakers.get(statement);
+  if (!maker) {
+    statement.raw(true);
+    maker = rowMakerFor(statement);
+    rowMakers.set(statement, maker);
+  }
+  const rows = statement.all(parameters) as unknown[][];
+  if (rows.length === 0) return rows;
+  if (rows[0]!.length !== maker.columns) {
+    maker = rowMakerFor(statement);
+    rowMakers.set(statement, maker);
+  }
+  for (let i = 0; i < rows.length; i++) (rows as unknown[])[i] = maker.make(rows[i]!);
+  return rows;
+}
+
+function rowMakerFor(statement: Statement): RowMaker {
+  const names = statement.columns().map((c) => c.name);
+  // An object literal with the names as computed keys: each row gets the same hidden class, and
+  // a name such as "__proto__" is an own property, as in better-sqlite3's objects. A later
+  // column of the same name wins, as there.
+  const body = `return {${names.map((n, i) => `[${JSON.stringify(n)}]: v[${i}]`).join(",")}};`;
+  return { columns: names.length, make: new Function("v", body) as RowMaker["make"] };
 }
 
 /**
