@@ -2,7 +2,7 @@
 // so changing or deleting any record breaks the chain from there on. Deleting the newest
 // records leaves an intact but shorter chain, so the head (last seq and hash) is also kept in
 // the counters table, written in the same transaction as the record: the chain must end there.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { AuditRow, Store } from "../store/store.js";
 import type { AuditRecordColumns } from "../store/schema.js";
 
@@ -39,7 +39,7 @@ export function auditHash(prevHash: string, r: AuditRecordColumns): string {
     r.outcome,
     r.details,
   ]);
-  return createHash("sha256").update(prevHash).update("\n").update(canonical).digest("hex");
+  return hash("sha256", `${prevHash}\n${canonical}`, "hex");
 }
 
 export function headHashValue(hash: string): number {

@@ -4,6 +4,7 @@
 // correlation id and outcome; no audit row, log line or database byte holds any of the secrets
 // used; and `openclm admin audit verify` finds every edited, deleted or inserted record,
 // including the newest ones.
+import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -320,6 +321,10 @@ describe("audit trail", () => {
       };
       expect(e.PrevHash).toBe(prev);
       expect(auditHash(prev, row)).toBe(e.Hash);
+      // The format, written out here rather than taken from the server: SHA-256 of the previous
+      // hash, a newline and the JSON array of the fields in this order.
+      const fields = [row.at, row.actor_uuid, row.actor_name, row.action, row.target_type, row.target_uuid, row.request_uuid, row.correlation_id, row.outcome, row.details];
+      expect(createHash("sha256").update(`${prev}\n${JSON.stringify(fields)}`, "utf8").digest("hex")).toBe(e.Hash);
       prev = e.Hash;
     }
     const filtered = admin(server, config, ["audit", "export", "--actor", "bob"]);
