@@ -92,6 +92,9 @@ const Q = {
   certificatesOfRequest: new Prepared<CertificateRow, [string]>((db, a) =>
     db.selectFrom("certificates").selectAll().where("request_uuid", "=", a(0)).orderBy("created_at"),
   ),
+  certificateCountOfRequest: new Prepared<{ n: number }, [string]>((db, a) =>
+    db.selectFrom("certificates").select((eb) => eb.fn.countAll<number>().as("n")).where("request_uuid", "=", a(0)),
+  ),
   counterValue: new Prepared<{ value: number }, [string]>((db, a) => db.selectFrom("counters").select("value").where("name", "=", a(0))),
   lastAuditHash: new Prepared<{ hash: string }, []>((db) => db.selectFrom("audit_events").select("hash").orderBy("seq", "desc").limit(1)),
   approvalsOf: new Prepared<Selectable<Database["approvals"]>, [string]>((db, a) =>
@@ -640,6 +643,9 @@ export class Store implements Runner {
   }
   async certificatesOfRequest(requestUuid: string): Promise<CertificateRow[]> {
     return Q.certificatesOfRequest.all(this, requestUuid);
+  }
+  async certificateCountOfRequest(requestUuid: string): Promise<number> {
+    return Number((await Q.certificateCountOfRequest.first(this, requestUuid))!.n);
   }
   async certificatesOfSmartcard(uuid: string): Promise<CertificateRow[]> {
     return this.certificatesOfQuery("smartcard_uuid", uuid).execute();

@@ -69,6 +69,15 @@ describe("approvals", () => {
     expect((await get(`/smartcards/${scid}`)).body.Status).toBe(3);
   });
 
+  it("refuses to complete an enrollment before its certificate is issued, with the count in the message", async () => {
+    const id = await request(users.alice, { type: "Enroll", profiletemplateuuid: VPN, datacollection: [{ "Request Reason": "early" }] });
+    expect((await call(server, "POST", "/smartcards", { ...users.alice, body: { requestid: id, cardid: crypto.randomUUID() } })).status).toBe(201);
+    const early = await complete(id);
+    expect(early.status).toBe(409);
+    expect(early.body).toMatchObject({ ErrorCode: "IncompleteRequest", Message: "the request cannot complete: 0 of 1 certificates issued" });
+    expect((await get(`/requests/${id}`)).body.Status).toBe(18); // still Executing
+  });
+
   it("ends a request with one deny", async () => {
     const id = await request(users.alice, { type: "Enroll", profiletemplateuuid: LOGON, datacollection: [{ "Employee ID": "98765" }] });
     const denied = await call(server, "POST", `/requests/${id}/approvals`, { ...users.bob, body: { decision: "Deny", comment: "no" } });

@@ -24,18 +24,23 @@ const LIVE = [CertificateStatus.Valid, CertificateStatus.OnHold];
 type Effect = (ctx: AppContext, tx: Store, r: RequestRow, t: ProfileTemplate, now: string) => Promise<void>;
 
 /** Every certificate the request should have issued is there. */
-async function requireIssued(tx: Store, r: RequestRow, t: ProfileTemplate): Promise<CertificateRow[]> {
-  const issued = await tx.certificatesOfRequest(r.uuid);
+async function requireIssued(tx: Store, r: RequestRow, t: ProfileTemplate): Promise<void> {
+  const issued = await tx.certificateCountOfRequest(r.uuid);
   const expected = isSmartcardTemplate(t) ? clientKeyedCertificates(t).length : t.certificates.length;
-  if (issued.length < expected)
-    throw conflict("IncompleteRequest", `the request cannot complete: ${issued.length} of ${expected} certificates issued`);
-  return issued;
+  if (issued < expected) throw conflict("IncompleteRequest", `the request cannot complete: ${issued} of ${expected} certificates issued`);
 }
+
+const NO_CARD = () => conflict("IncompleteRequest", "the request cannot complete: no smart card is bound to it");
 
 async function newCard(tx: Store, r: RequestRow) {
   const card = r.new_smartcard_uuid ? await tx.smartcardByUuid(r.new_smartcard_uuid) : undefined;
-  if (!card) throw conflict("IncompleteRequest", "the request cannot complete: no smart card is bound to it");
+  if (!card) throw NO_CARD();
   return card;
+}
+
+/** The request's new card becomes Active (read only by the update that changes it). */
+async function activateNewCard(tx: Store, r: RequestRow, patch: Parameters<Store["updateSmartcard"]>[1]): Promise<void> {
+  if (!r.new_smartcard_uuid || !(await tx.updateSmartcard(r.new_smartcard_uuid, { status: C.Active, ...patch }))) throw NO_CARD();
 }
 
 async function certificatesOf(tx: Store, credential: { card?: string | null; profile?: string | null }): Promise<CertificateRow[]> {
@@ -74,7 +79,7 @@ async function moveKeyVersion(tx: Store, r: RequestRow, cardUuid: string, t: Pro
 const effects: Partial<Record<WorkflowType, Effect>> = {
   Enroll: async (_ctx, tx, r, t, now) => {
     await requireIssued(tx, r, t);
-    if (isSmartcardTemplate(t)) await tx.updateSmartcard((await newCard(tx, r)).uuid, { status: C.Active, updated_at: now });
+    if (isSmartcardTemplate(t)) await activateNewCard(tx, r, { updated_at: now });
     else {
       const profile = r.new_profile_uuid ? await tx.profileByUuid(r.new_profile_uuid) : undefined;
       if (!profile) throw conflict("IncompleteRequest", "the request cannot complete: no profile was issued");
@@ -83,13 +88,11 @@ const effects: Partial<Record<WorkflowType, Effect>> = {
   },
   Duplicate: async (_ctx, tx, r, t, now) => {
     await requireIssued(tx, r, t);
-    const card = await newCard(tx, r);
-    await tx.updateSmartcard(card.uuid, { status: C.Active, flags: 0, parent_uuid: r.old_smartcard_uuid, primary_uuid: r.old_smartcard_uuid, updated_at: now });
+    await activateNewCard(tx, r, { flags: 0, parent_uuid: r.old_smartcard_uuid, primary_uuid: r.old_smartcard_uuid, updated_at: now });
   },
   TemporaryEnroll: async (_ctx, tx, r, t, now) => {
     await requireIssued(tx, r, t);
-    const card = await newCard(tx, r);
-    await tx.updateSmartcard(card.uuid, { status: C.Active, flags: 0, permanent_uuid: r.old_smartcard_uuid, updated_at: now });
+    await activateNewCard(tx, r, { flags: 0, permanent_uuid: r.old_smartcard_uuid, updated_at: now });
     // The permanent card is suspended: its certificates on hold until it is reinstated or retired.
     await setCertificates(tx, await certificatesOf(tx, { card: r.old_smartcard_uuid }), CertificateStatus.OnHold, CrlReason.certificateHold, now, [CertificateStatus.Valid]);
     await tx.updateSmartcard(r.old_smartcard_uuid!, { status: C.Suspended, updated_at: now });
