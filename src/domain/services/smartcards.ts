@@ -13,6 +13,7 @@ import { ADMIN_KEY_WORKFLOWS, smartcardStatesFor } from "../credential-lifecycle
 import { ACTIVE_STATUSES, assertTransition } from "../request-lifecycle.js";
 import { isSmartcardTemplate, type ProfileTemplate } from "../templates.js";
 import { challengeResponse, deriveAdminKey, parseAdminKeyHex } from "../../crypto/adminkey.js";
+import { RecentAdminKeys } from "./recent-admin-keys.js";
 import type { Actor, AppContext } from "./context.js";
 import { requestFacts, workflowOf, type RequestService } from "./requests.js";
 import { findUser } from "./users.js";
@@ -22,6 +23,8 @@ export const TPM_VSC_ATR = "3b8d0180fba000000397425446590301c8";
 const ATR_RE = /^(?:[0-9a-f]{2}){2,33}$/i;
 
 export class SmartcardService {
+  private readonly recentKeys = new RecentAdminKeys();
+
   constructor(
     private readonly ctx: AppContext,
     private readonly requests: RequestService,
@@ -341,10 +344,12 @@ export class SmartcardService {
     return pin;
   }
 
-  private async derivedKey(t: ProfileTemplate, card: SmartcardRow, version: number): Promise<Buffer> {
-    const secret = await this.ctx.masterSecrets.get(t.uuid, version);
-    if (!secret) throw new Error(`master secret version ${version} of template ${t.uuid} is missing`);
-    return deriveAdminKey(secret, t.uuid, card.card_id);
+  private derivedKey(t: ProfileTemplate, card: SmartcardRow, version: number): Promise<Buffer> {
+    return this.recentKeys.get(t.uuid, version, card.card_id, async () => {
+      const secret = await this.ctx.masterSecrets.get(t.uuid, version);
+      if (!secret) throw new Error(`master secret version ${version} of template ${t.uuid} is missing`);
+      return deriveAdminKey(secret, t.uuid, card.card_id);
+    });
   }
 
   private visible(caller: Caller, card: SmartcardRow): boolean {
