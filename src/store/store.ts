@@ -110,11 +110,10 @@ const Q = {
       .where("uuid", "=", a(0))
       .where("responses_released", "<", a(1)),
   ),
-  insertAuditEvent: new Prepared<{ seq: number }, [...AuditValues, string, string]>((db, a) =>
-    db
-      .insertInto("audit_events")
-      .values({ ...auditColumns(a), prev_hash: a(10), hash: a(11) })
-      .returning("seq"),
+  // SQLite only. No RETURNING: seq is the rowid, which SQLite reports for every insert, and
+  // RETURNING took 15 µs against 4 for the insert alone (a loop of 20,000 on this machine).
+  insertAuditEvent: new Prepared<never, [...AuditValues, string, string]>((db, a) =>
+    db.insertInto("audit_events").values({ ...auditColumns(a), prev_hash: a(10), hash: a(11) }),
   ),
   insertPendingAudit: new Prepared<never, AuditValues>((db, a) => db.insertInto("audit_pending").values(auditColumns(a)), { answerNotNeeded: true }),
   auditHashBefore: new Prepared<{ hash: string }, [number]>((db, a) =>
@@ -809,8 +808,9 @@ export class Store implements Runner {
   }
   /** Appends one linked record; returns its sequence number (SQLite, where records are linked as written). */
   async insertAuditEvent(row: AuditRecordColumns & { prev_hash: string; hash: string }): Promise<number> {
-    const r = await Q.insertAuditEvent.first(this, ...auditValues(row), row.prev_hash, row.hash);
-    return Number(r!.seq);
+    if (this.engine !== "sqlite") throw new Error("audit records are appended to the chain as written on SQLite only");
+    const r = await Q.insertAuditEvent.execute(this, ...auditValues(row), row.prev_hash, row.hash);
+    return Number(r.insertId!);
   }
   /** The hash of the newest record before seq. */
   async auditHashBefore(seq: number): Promise<string | undefined> {
