@@ -152,3 +152,63 @@ export function summarizeProfile(file: string, repoRoot: string, window?: { from
     .map(([pkg, us]) => ({ package: pkg, selfMs: us / 1000, percent: pct(us) }));
   return { file, windowed, sampledMs: total / 1000, busyMs: busy / 1000, idleMs: idle / 1000, top, inclusive: ranked(inclusive), byPackage };
 }
+
+export interface CallTime {
+  /** "METHOD /route/pattern" */
+  call: string;
+  calls: number;
+  /** Event-loop (non-idle) sample time inside the call, per call. */
+  busyMsPerCall: number;
+  /** From the server's onRequest to its onResponse, per call. */
+  wallMsPerCall: number;
+}
+
+export interface CallTimes {
+  calls: CallTime[];
+  /** Busy time between calls (timers, the commit after a response, GC), per completed call. */
+  betweenMsPerCall: number;
+  /** Share of the calls that overlapped another one: the split is exact only at 0. */
+  overlapping: number;
+}
+
+/**
+ * The event loop's time per API call: each busy sample inside the window is charged to the call
+ * in flight when it was taken (trace-requests.ts records the calls on the profile's clock). Only
+ * meaningful when one call at a time is in flight (`--concurrency 1`): `overlapping` says how
+ * far that held.
+ */
+export function perCallTimes(profileFile: string, traceFile: string, window: { from: number; to: number }): CallTimes {
+  const p = JSON.parse(readFileSync(profileFile, "utf8")) as CpuProfile;
+  const from = window.from * 1000;
+  const to = window.to * 1000;
+  const trace = (JSON.parse(readFileSync(traceFile, "utf8")) as Array<[number, number, string]>)
+    .filter(([start, end]) => start >= from && end <= to)
+    .sort((a, b) => a[0] - b[0]);
+  const idle = new Set(p.nodes.filter((n) => n.callFrame.functionName === "(idle)").map((n) => n.id));
+  const byCall = new Map<string, { calls: number; busyUs: number; wallUs: number }>();
+  let overlapping = 0;
+  for (let i = 0; i < trace.length; i++) {
+    const [start, end, call] = trace[i]!;
+    if ((i > 0 && trace[i - 1]![1] > start) || (i + 1 < trace.length && trace[i + 1]![0] < end)) overlapping++;
+    const e = byCall.get(call) ?? { calls: 0, busyUs: 0, wallUs: 0 };
+    e.calls++;
+    e.wallUs += end - start;
+    byCall.set(call, e);
+  }
+  let between = 0;
+  let t = p.startTime;
+  let k = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i] ?? 0;
+    if (t < from || t > to || idle.has(p.samples[i]!)) continue;
+    const dur = p.timeDeltas[i + 1] ?? 0;
+    while (k < trace.length && trace[k]![1] < t) k++;
+    const c = trace[k];
+    if (c && c[0] <= t) byCall.get(c[2])!.busyUs += dur;
+    else if (k > 0 && k < trace.length) between += dur;
+  }
+  const calls = [...byCall.entries()]
+    .map(([call, e]) => ({ call, calls: e.calls, busyMsPerCall: e.busyUs / e.calls / 1000, wallMsPerCall: e.wallUs / e.calls / 1000 }))
+    .sort((a, b) => b.busyMsPerCall - a.busyMsPerCall);
+  return { calls, betweenMsPerCall: trace.length ? between / trace.length / 1000 : 0, overlapping: trace.length ? overlapping / trace.length : 0 };
+}

@@ -12,12 +12,13 @@ import { createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certifica
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { cfsslBinary, cfsslVersion, startCfssl, type CaKeyType } from "./cfssl.js";
 import { makePool, type PoolEntry } from "./csr.js";
 import { createPgDatabase, readIssuingKey, type BenchDatabase } from "./db.js";
 import { ProcSampler, readMachineCpu, spawnLogged, type ProcUsage, type Running } from "./processes.js";
-import { summarizeProfile, type ProfileSummary } from "./profile.js";
+import { perCallTimes, summarizeProfile, type CallTimes, type ProfileSummary } from "./profile.js";
 import { hrNow, type Job, type LoadResult, type SignResult } from "./protocol.js";
 import { split, WorkerPool } from "./pool.js";
 import { mergeByKey, merge, round, summarize, type Summary } from "./stats.js";
@@ -26,6 +27,7 @@ import { CFSSL_ENDPOINT, ENROLL_STEPS, ISSUE_ENDPOINT, VPN } from "./worker.js";
 const REPO = resolve(import.meta.dirname, "..");
 const CLI = join(REPO, "dist/cli/main.js");
 const CONFIG = join(REPO, "bench/bench-config.yaml");
+const TRACE_REQUESTS = join(REPO, "dist-bench/trace-requests.js");
 const P256_TEMPLATE = "6d2f0c8e-3b7a-4e51-9c2d-8a1f4b6e0d35";
 const USER = { user: "alice", password: "alice" };
 
@@ -42,7 +44,8 @@ const HELP = `npm run bench -- [options]
   --database URL       postgres://user@host:port/db — the bench creates and drops its own
                        database openclm_bench_<random> on that server (default: SQLite in a temp dir)
   --profile            run the server with --cpu-prof; print where the .cpuprofile files are and
-                       a top-20 self-time summary of the measured windows
+                       a top-20 self-time summary of the measured windows; with --concurrency 1
+                       also the event loop's time per API call
   --workers N          load-generator worker threads (default min(concurrency, 2))
   --server-workers N   server processes (openclm serve --workers N; PostgreSQL only; default 1)
   --keys N             pre-generated card key pairs (CSRs) per key type (default max(concurrency, 8))
@@ -235,8 +238,12 @@ interface Context {
 }
 
 async function startOpenClm(ctx: Context, phase: string): Promise<{ running: Running; url: string }> {
-  const nodeArgs = ctx.profileDir ? ["--cpu-prof", "--cpu-prof-dir", ctx.profileDir, "--cpu-prof-name", `${phase}.cpuprofile`] : [];
+  // Profiled, the server also records each call's start and end (trace-requests.ts) for the per-call split.
+  const nodeArgs = ctx.profileDir
+    ? ["--cpu-prof", "--cpu-prof-dir", ctx.profileDir, "--cpu-prof-name", `${phase}.cpuprofile`, "--import", pathToFileURL(TRACE_REQUESTS).href]
+    : [];
   const env: NodeJS.ProcessEnv = { ...process.env, OPENCLM_KEK: ctx.kek.toString("hex") };
+  if (ctx.profileDir) env.OPENCLM_BENCH_TRACE = join(ctx.profileDir, `${phase}.requests.json`);
   if (ctx.opts.logLevel) env.OPENCLM_LOG_LEVEL = ctx.opts.logLevel;
   const args = [
     ...nodeArgs,
@@ -508,6 +515,17 @@ function printProfile(p: ProfileSummary, title: string): string {
   return lines.join("\n");
 }
 
+function printCallTimes(c: CallTimes): string {
+  return [
+    "Event loop per API call, enrollment load at concurrency 1 (profile samples inside each call, from the server's onRequest to its onResponse)",
+    table(
+      [["call", "calls", "event loop ms / call", "server wall ms / call"], ...c.calls.map((x) => [x.call.replace("/CertificateManagement/api/v1.0", ""), String(x.calls), x.busyMsPerCall.toFixed(3), x.wallMsPerCall.toFixed(3)])],
+      ["l", "r", "r", "r"],
+    ),
+    `  between calls: ${c.betweenMsPerCall.toFixed(3)} ms per call (commits after a response, timers, GC)${c.overlapping > 0 ? `; ${(c.overlapping * 100).toFixed(1)} % of the calls overlapped another, so the split is approximate` : ""}`,
+  ].join("\n");
+}
+
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<string> {
@@ -618,6 +636,7 @@ async function main(): Promise<string> {
 
     // Profiles, summarised over the measured windows.
     let profiles: { enrollment?: ProfileSummary; issuance?: ProfileSummary } = {};
+    let enrollmentCalls: CallTimes | undefined;
     if (profileDir) {
       const e = join(profileDir, "enrollment.cpuprofile");
       const i = join(profileDir, "issuance.cpuprofile");
@@ -625,6 +644,8 @@ async function main(): Promise<string> {
         enrollment: existsSync(e) ? summarizeProfile(e, REPO, enroll.window) : undefined,
         issuance: existsSync(i) ? summarizeProfile(i, REPO, issueRsa.window) : undefined,
       };
+      const trace = join(profileDir, "enrollment.requests.json");
+      if (opts.concurrency === 1 && existsSync(e) && existsSync(trace)) enrollmentCalls = perCallTimes(e, trace, enroll.window);
     }
     const loadAfter = loadavg();
 
@@ -737,6 +758,8 @@ async function main(): Promise<string> {
       `  ${mark(e.perSecond >= 400 && worstCall.p99Ms < 25 && e.errors + e.errorsOutsideWindow === 0)}  ≥ 400 enrollments/s, every call p99 < 25 ms, 0 errors: ${f1(e.perSecond)}/s, worst p99 ${f1(worstCall.p99Ms)} ms (${worstCall.endpoint}), ${e.errors + e.errorsOutsideWindow} errors`,
     );
     if (profiles.enrollment) out.push("", printProfile(profiles.enrollment, "CPU profile of the server, enrollment load"));
+    if (enrollmentCalls) out.push("", printCallTimes(enrollmentCalls));
+    else if (profiles.enrollment) out.push("", "(the event loop's time per API call is printed for --profile --concurrency 1, where one call at a time is in flight)");
     if (profiles.issuance) out.push("", printProfile(profiles.issuance, "CPU profile of the server, issuance load (RSA-2048 window)"));
     if (profileDir) out.push("", `profiles: ${profileDir} (open in Chrome DevTools › Performance, or speedscope)`);
 
@@ -803,6 +826,7 @@ async function main(): Promise<string> {
               dir: profileDir,
               enrollmentTop: profiles.enrollment?.top.map((h) => ({ ...h, selfMs: round(h.selfMs, 1), percent: round(h.percent, 1) })),
               issuanceTop: profiles.issuance?.top.map((h) => ({ ...h, selfMs: round(h.selfMs, 1), percent: round(h.percent, 1) })),
+              ...(enrollmentCalls ? { enrollmentPerCall: enrollmentCalls } : {}),
             },
           }
         : {}),
