@@ -9,10 +9,11 @@ import { Worker } from "node:worker_threads";
  * writer) twenty times a second, so that work and its fsyncs happen beside the requests. The
  * interval bounds what is left for the writer's own checkpoint when it crosses its mark: at 200 ms,
  * under issuance load, that was up to 200 ms of pages to copy and fsync on the request's thread —
- * stalls of 10-25 ms that set the p99 of certificatedata (28 ms; 22 ms at 50 ms). Only a
- * checkpoint by the writing connection can let the WAL start over from its beginning, so the
- * server's connection keeps an automatic checkpoint at a ten times higher mark; by then nearly
- * every page has been copied already, and what is left on the request's thread is small.
+ * stalls of 10-25 ms that set the p99 of certificatedata (28 ms; 22 ms at 50 ms). Once a
+ * checkpoint has copied the whole WAL, whichever connection ran it, the writer's next commit starts
+ * the WAL over from its beginning (seen here: 601 frames, then 3). The server's connection keeps
+ * an automatic checkpoint at a ten times higher mark, for when the worker falls behind; by then
+ * nearly every page has been copied already, and what is left on the request's thread is small.
  */
 
 export const WRITER_AUTOCHECKPOINT_PAGES = 10_000;
