@@ -7,7 +7,7 @@ import { subscribe } from "node:diagnostics_channel";
 import { writeFileSync } from "node:fs";
 
 const file = process.env.OPENCLM_BENCH_TRACE;
-/** [start µs, end µs, "METHOD /route/pattern"] */
+/** [start µs, end µs, "METHOD /route/pattern"]; an unrouted request by its path, without its query. */
 const calls: Array<[number, number, string]> = [];
 const started = new WeakMap<object, number>();
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
@@ -30,7 +30,7 @@ if (file) {
     });
     fastify.addHook("onResponse", (req, _reply, done) => {
       const start = started.get(req);
-      if (start !== undefined) calls.push([start, nowUs(), `${req.method} ${req.routeOptions?.url ?? req.url}`]);
+      if (start !== undefined) calls.push([start, nowUs(), `${req.method} ${req.routeOptions?.url ?? req.url.split("?")[0]}`]);
       done();
     });
   });

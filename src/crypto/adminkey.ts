@@ -59,8 +59,8 @@ export function isDegenerate(key: Buffer): boolean {
  * loop. The master secret may be a KeyObject (what the server keeps), or raw bytes.
  */
 export async function deriveAdminKey(masterSecret: Buffer | KeyObject, templateUuid: string, cardId: string): Promise<Buffer> {
-  const secretBytes = masterSecret instanceof KeyObject ? masterSecret.symmetricKeySize : Buffer.isBuffer(masterSecret) ? masterSecret.length : 0;
-  if (secretBytes === undefined || secretBytes < MIN_MASTER_SECRET_BYTES) {
+  const secretBytes = masterSecret instanceof KeyObject ? (masterSecret.symmetricKeySize ?? 0) : Buffer.isBuffer(masterSecret) ? masterSecret.length : 0;
+  if (secretBytes < MIN_MASTER_SECRET_BYTES) {
     throw new Error(`admin key master secret must be at least ${MIN_MASTER_SECRET_BYTES} bytes`);
   }
   const template = derivationLabel(templateUuid, "template id");

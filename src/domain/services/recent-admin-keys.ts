@@ -19,12 +19,18 @@ export class RecentAdminKeys {
     const hit = this.entries.get(id);
     const now = this.now();
     if (hit && hit.until > now) return Buffer.from(hit.key);
-    if (hit) this.entries.delete(id);
+    if (hit) this.drop(id);
     const key = await derive();
-    if (this.entries.size >= RecentAdminKeys.MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size >= RecentAdminKeys.MAX_ENTRIES) this.drop(this.entries.keys().next().value!);
     // A copy of its own: callers get copies too, so none can change what the next one gets.
     this.entries.set(id, { key: Buffer.from(key), until: now + RecentAdminKeys.TTL_MS });
     return key;
+  }
+
+  /** Forgets an entry, overwriting its key first (it would otherwise stay in memory until reused). */
+  private drop(id: string): void {
+    this.entries.get(id)?.key.fill(0);
+    this.entries.delete(id);
   }
 
   get size(): number {
