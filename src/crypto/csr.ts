@@ -1,7 +1,8 @@
 import { constants, createHash, createPublicKey, verify, type KeyObject } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
-import { commonPublicKey } from "./spki.js";
+import { childrenOf, contentsOf, encodingOf, oidReader, readDer, TAG } from "./der-reader.js";
+import { commonPublicKey, spkiPartsAt, spkiPartsOf, type SpkiParts } from "./spki.js";
 
 /**
  * PKCS#10 intake (SPEC §8): decode, check proof of possession, classify the key. Whether the
@@ -113,21 +114,65 @@ function decodeText(input: string): Buffer {
 }
 
 /** The parts of a PKCS#10 request the checks need, located in the DER as it was sent. */
-interface DecodedRequest {
+export interface DecodedRequest {
   tbs: Buffer;
   spki: Buffer;
-  spkiBlock: asn1js.Sequence;
+  /** For commonPublicKey; undefined sends the key down OpenSSL's general import. */
+  spkiParts: SpkiParts | undefined;
   signatureAlgorithm: string;
+  /** asn1js's reading of the parameters, for RSA-PSS; the strict reader leaves PSS to asn1js. */
   signatureParams: asn1js.AsnType | undefined;
   signature: Buffer;
   unusedBits: number;
 }
 
+/** Strict DER first (der-reader.ts): nearly every request is; anything else goes to asn1js. */
+export function decodeRequest(der: Buffer): DecodedRequest {
+  return decodeStrictDer(der) ?? decodeGeneral(der);
+}
+
+const readOid = oidReader(Object.keys(SIGNATURE_ALGORITHMS));
+const PSS = "1.2.840.113549.1.1.10";
+const CONTEXT_0_CONSTRUCTED = 0xa0;
+
 /**
- * Walks the request's structure directly (RFC 2986 §4): this runs on every submitted CSR, and a
- * full schema comparison cost more than the signature check it precedes.
+ * The request as decodeGeneral reads it, or undefined for anything decodeGeneral would refuse
+ * or might read differently: then decodeGeneral decides, with its own error.
  */
-function decodeRequest(der: Buffer): DecodedRequest {
+export function decodeStrictDer(der: Buffer): DecodedRequest | undefined {
+  const root = readDer(der);
+  if (root?.tag !== TAG.SEQUENCE) return undefined;
+  const top = childrenOf(der, root);
+  if (top.length !== 3) return undefined;
+  const [info, algorithm, signature] = top as [typeof root, typeof root, typeof root];
+  if (info.tag !== TAG.SEQUENCE || algorithm.tag !== TAG.SEQUENCE || signature.tag !== TAG.BIT_STRING) return undefined;
+  const fields = childrenOf(der, info);
+  const [version, subject, spki, attributes] = fields;
+  if (fields.length < 3 || fields.length > 4 || version!.tag !== TAG.INTEGER || subject!.tag !== TAG.SEQUENCE || spki!.tag !== TAG.SEQUENCE) return undefined;
+  if (attributes && attributes.tag !== CONTEXT_0_CONSTRUCTED) return undefined;
+  const v = contentsOf(der, version!);
+  if (v.length !== 1 || v[0] !== 0) return undefined;
+  const [oid, ...params] = childrenOf(der, algorithm);
+  if (oid?.tag !== TAG.OBJECT_IDENTIFIER || params.length > 1) return undefined;
+  const name = readOid(der, oid);
+  if (name === PSS) return undefined;
+  const bits = contentsOf(der, signature);
+  return {
+    tbs: encodingOf(der, info),
+    spki: encodingOf(der, spki!),
+    spkiParts: spkiPartsAt(der, spki!),
+    signatureAlgorithm: name,
+    signatureParams: undefined,
+    signature: bits.subarray(1),
+    unusedBits: bits[0]!,
+  };
+}
+
+/**
+ * Walks the request's structure as asn1js decodes it (RFC 2986 §4), BER liberties included;
+ * a full schema comparison cost more than the signature check it precedes.
+ */
+export function decodeGeneral(der: Buffer): DecodedRequest {
   // The contents of BIT and OCTET STRINGs stay unparsed: asn1js otherwise tries each as nested
   // ASN.1 (the key, the signature's random bytes, each extension value), which was a third of
   // this decoding, and nothing here reads those results (the key is decoded in spki.ts).
@@ -149,7 +194,7 @@ function decodeRequest(der: Buffer): DecodedRequest {
   return {
     tbs: Buffer.from(info.valueBeforeDecodeView),
     spki: Buffer.from(spki.valueBeforeDecodeView),
-    spkiBlock: spki,
+    spkiParts: spkiPartsOf(spki),
     signatureAlgorithm: oid.getValue(),
     signatureParams: params,
     signature: Buffer.from(signature.valueBlock.valueHexView),
@@ -163,7 +208,7 @@ function decodeRequest(der: Buffer): DecodedRequest {
  * NIST curves, re-exported by OpenSSL for anything else.
  */
 function publicKeyOf(csr: DecodedRequest): { key: KeyObject; spkiDer: Buffer } {
-  const common = commonPublicKey(csr.spkiBlock);
+  const common = csr.spkiParts && commonPublicKey(csr.spkiParts);
   if (common) return common;
   let key: KeyObject;
   try {

@@ -14,6 +14,7 @@ import {
   type KeyUsageName,
   type SubjectAltNames,
 } from "./extensions.js";
+import { childrenOf, contentsOf, readDer, TAG } from "./der-reader.js";
 import { issuerIdentity } from "./issuercert.js";
 import { encodeName, type NameAttribute } from "./name.js";
 import { caSignerFromPkcs8, type CaSigner } from "./signer.js";
@@ -168,6 +169,12 @@ function wholeSeconds(date: Date): Date {
 
 /** The BIT STRING contents of an SPKI, after checking the SPKI is one well-formed structure. */
 function subjectPublicKeyBits(spkiDer: Buffer): Uint8Array {
+  // The keys issuance gets are nearly always canonical DER, which the strict reader takes in place.
+  const root = readDer(spkiDer);
+  const fields = root?.tag === TAG.SEQUENCE ? childrenOf(spkiDer, root) : [];
+  if (fields.length === 2 && fields[0]!.tag === TAG.SEQUENCE && fields[1]!.tag === TAG.BIT_STRING) {
+    return contentsOf(spkiDer, fields[1]!).subarray(1); // whole octets only: after the unused-bits octet
+  }
   let spki: asn1js.AsnType;
   try {
     spki = parseSingle(spkiDer, "subject public key");

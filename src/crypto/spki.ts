@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import * as asn1js from "asn1js";
-import { toArrayBuffer, toDer } from "./der.js";
+import { SlotTemplates, toArrayBuffer, toDer } from "./der.js";
+import { childrenOf, contentsOf, oidReader, TAG, type DerElement } from "./der-reader.js";
 
 /**
  * The fast road for the public keys nearly every CSR carries (RSA, ECDSA P-256/P-384 with an
@@ -19,18 +20,55 @@ const CURVES: Record<string, { crv: "P-256" | "P-384"; coordinateBytes: number }
   "1.3.132.0.34": { crv: "P-384", coordinateBytes: 48 },
 };
 
-export function commonPublicKey(spki: asn1js.Sequence): { key: KeyObject; spkiDer: Buffer } | undefined {
+/**
+ * A SubjectPublicKeyInfo's parts as commonPublicKey needs them, from either decoder: asn1js's
+ * (spkiPartsOf) or the strict DER reader's (spkiPartsAt). Undefined when it is not the plain
+ * shape: an algorithm with at most one parameter, and a key of whole octets.
+ */
+export interface SpkiParts {
+  algorithm: string;
+  /** NULL (RSA), a named curve (EC), or anything else. */
+  parameters: { kind: "null" } | { kind: "oid"; oid: string } | { kind: "other" };
+  publicKey: Buffer;
+}
+
+export function spkiPartsOf(spki: asn1js.Sequence): SpkiParts | undefined {
   const [algorithm, bits, ...rest] = spki.valueBlock.value;
   if (rest.length > 0 || !(algorithm instanceof asn1js.Sequence) || !(bits instanceof asn1js.BitString)) return undefined;
   if (bits.valueBlock.unusedBits !== 0) return undefined;
   const [oid, params, ...more] = algorithm.valueBlock.value;
   if (!(oid instanceof asn1js.ObjectIdentifier) || more.length > 0) return undefined;
-  const keyBytes = Buffer.from(bits.valueBlock.valueHexView);
-  switch (oid.getValue()) {
+  return {
+    algorithm: oid.getValue(),
+    parameters:
+      params instanceof asn1js.Null ? { kind: "null" } : params instanceof asn1js.ObjectIdentifier ? { kind: "oid", oid: params.getValue() } : { kind: "other" },
+    publicKey: Buffer.from(bits.valueBlock.valueHexView),
+  };
+}
+
+const readOid = oidReader([RSA_ENCRYPTION, EC_PUBLIC_KEY, ...Object.keys(CURVES)]);
+
+/** spkiPartsOf for an element of DER that readDer accepted. */
+export function spkiPartsAt(der: Uint8Array, spki: DerElement): SpkiParts | undefined {
+  const parts = spki.tag === TAG.SEQUENCE ? childrenOf(der, spki) : [];
+  const [algorithm, bits] = parts;
+  if (parts.length !== 2 || algorithm!.tag !== TAG.SEQUENCE || bits!.tag !== TAG.BIT_STRING) return undefined;
+  const [oid, params, ...more] = childrenOf(der, algorithm!);
+  if (oid?.tag !== TAG.OBJECT_IDENTIFIER || more.length > 0) return undefined;
+  return {
+    algorithm: readOid(der, oid),
+    parameters: params?.tag === TAG.NULL ? { kind: "null" } : params?.tag === TAG.OBJECT_IDENTIFIER ? { kind: "oid", oid: readOid(der, params) } : { kind: "other" },
+    // readDer admits BIT STRINGs of whole octets only: the first octet is 0 unused bits.
+    publicKey: contentsOf(der, bits!).subarray(1),
+  };
+}
+
+export function commonPublicKey(spki: SpkiParts): { key: KeyObject; spkiDer: Buffer } | undefined {
+  switch (spki.algorithm) {
     case RSA_ENCRYPTION:
-      return params instanceof asn1js.Null ? rsaKey(keyBytes) : undefined;
+      return spki.parameters.kind === "null" ? rsaKey(spki.publicKey) : undefined;
     case EC_PUBLIC_KEY:
-      return params instanceof asn1js.ObjectIdentifier ? ecKey(params.getValue(), keyBytes) : undefined;
+      return spki.parameters.kind === "oid" ? ecKey(spki.parameters.oid, spki.publicKey) : undefined;
     default:
       return undefined;
   }
@@ -57,9 +95,11 @@ function ecKey(curveOid: string, point: Buffer): { key: KeyObject; spkiDer: Buff
   const y = point.subarray(1 + curve.coordinateBytes);
   const key = importJwk({ kty: "EC", crv: curve.crv, x: x.toString("base64url"), y: y.toString("base64url") });
   if (!key) return undefined;
-  const algorithm = [new asn1js.ObjectIdentifier({ value: EC_PUBLIC_KEY }), new asn1js.ObjectIdentifier({ value: curveOid })];
-  return { key, spkiDer: encodeSpki(algorithm, point) };
+  return { key, spkiDer: ecSpkis.fill(curveOid, point, (p) => encodeSpki([new asn1js.ObjectIdentifier({ value: EC_PUBLIC_KEY }), new asn1js.ObjectIdentifier({ value: curveOid })], p)) };
 }
+
+// An EC key's DER is the same for every point on its curve but the point: encoded once per curve.
+const ecSpkis = new SlotTemplates(8);
 
 function importJwk(jwk: Record<string, string>): KeyObject | undefined {
   try {

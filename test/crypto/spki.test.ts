@@ -1,14 +1,21 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import * as asn1js from "asn1js";
 import { describe, expect, it } from "vitest";
-import { commonPublicKey } from "../../src/crypto/spki.js";
+import { readDer } from "../../src/crypto/der-reader.js";
+import { commonPublicKey, spkiPartsAt, spkiPartsOf, type SpkiParts } from "../../src/crypto/spki.js";
 
 // The fast SPKI import must give exactly what OpenSSL's own import and export give.
 
-function spkiBlock(der: Buffer): asn1js.Sequence {
+/** The key's parts as asn1js reads them, after checking the strict DER reader reads them alike. */
+function spkiBlock(der: Buffer): SpkiParts {
   const parsed = asn1js.fromBER(der);
   if (!(parsed.result instanceof asn1js.Sequence)) throw new Error("not a sequence");
-  return parsed.result;
+  const parts = spkiPartsOf(parsed.result);
+  const root = readDer(der);
+  // BER slack is for asn1js alone; what the strict reader takes, it reads as asn1js does.
+  if (root) expect(spkiPartsAt(der, root)).toEqual(parts);
+  if (!parts) throw new Error("not a plain SubjectPublicKeyInfo");
+  return parts;
 }
 
 function exported(key: KeyObject): Buffer {
