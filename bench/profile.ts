@@ -1,6 +1,7 @@
 // Self-time summary of a V8 .cpuprofile (what `node --cpu-prof` writes), optionally limited to
 // the samples taken inside the measured window.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
 
 interface CallFrame {
   functionName: string;
@@ -211,4 +212,28 @@ export function perCallTimes(profileFile: string, traceFile: string, window: { f
     .map(([call, e]) => ({ call, calls: e.calls, busyMsPerCall: e.busyUs / e.calls / 1000, wallMsPerCall: e.wallUs / e.calls / 1000 }))
     .sort((a, b) => b.busyMsPerCall - a.busyMsPerCall);
   return { calls, betweenMsPerCall: trace.length ? between / trace.length / 1000 : 0, overlapping: trace.length ? overlapping / trace.length : 0 };
+}
+
+/**
+ * `node --cpu-prof` writes one profile per thread, named CPU.<date>.<time>.<pid>.<thread id>.<seq>
+ * (thread 0 is the main thread). Renames those in `dir` to <phase>.cpuprofile (the main thread)
+ * and <phase>.thread-<id>.cpuprofile (worker threads: the issuance pool, the SQLite checkpointer).
+ */
+export function collectThreadProfiles(dir: string, phase: string, into: string): { main?: string; workers: string[] } {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return { workers: [] };
+  }
+  const found: { main?: string; workers: string[] } = { workers: [] };
+  for (const name of names) {
+    const m = /^CPU\.\d+\.\d+\.\d+\.(\d+)\.\d+\.cpuprofile$/.exec(name);
+    if (!m) continue;
+    const to = join(into, m[1] === "0" ? `${phase}.cpuprofile` : `${phase}.thread-${m[1]}.cpuprofile`);
+    renameSync(join(dir, name), to);
+    if (m[1] === "0") found.main = to;
+    else found.workers.push(to);
+  }
+  return found;
 }

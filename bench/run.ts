@@ -18,7 +18,7 @@ import { cfsslBinary, cfsslVersion, startCfssl, type CaKeyType } from "./cfssl.j
 import { makePool, type PoolEntry } from "./csr.js";
 import { createPgDatabase, readIssuingKey, type BenchDatabase } from "./db.js";
 import { ProcSampler, readMachineCpu, spawnLogged, type ProcUsage, type Running } from "./processes.js";
-import { perCallTimes, summarizeProfile, type CallTimes, type ProfileSummary } from "./profile.js";
+import { collectThreadProfiles, perCallTimes, summarizeProfile, type CallTimes, type ProfileSummary } from "./profile.js";
 import { hrNow, type Job, type LoadResult, type SignResult } from "./protocol.js";
 import { split, WorkerPool } from "./pool.js";
 import { mergeByKey, merge, round, summarize, type Summary } from "./stats.js";
@@ -240,7 +240,8 @@ interface Context {
 async function startOpenClm(ctx: Context, phase: string): Promise<{ running: Running; url: string }> {
   // Profiled, the server also records each call's start and end (trace-requests.ts) for the per-call split.
   const nodeArgs = ctx.profileDir
-    ? ["--cpu-prof", "--cpu-prof-dir", ctx.profileDir, "--cpu-prof-name", `${phase}.cpuprofile`, "--import", pathToFileURL(TRACE_REQUESTS).href]
+    ? // One file per thread (a fixed --cpu-prof-name made the threads overwrite each other's): collectThreadProfiles sorts them.
+      ["--cpu-prof", "--cpu-prof-dir", join(ctx.profileDir, phase), "--import", pathToFileURL(TRACE_REQUESTS).href]
     : [];
   const env: NodeJS.ProcessEnv = { ...process.env, OPENCLM_KEK: ctx.kek.toString("hex") };
   if (ctx.profileDir) env.OPENCLM_BENCH_TRACE = join(ctx.profileDir, `${phase}.requests.json`);
@@ -496,10 +497,10 @@ function gitDescribe(): string {
   }
 }
 
-function printProfile(p: ProfileSummary, title: string): string {
+function printProfile(p: ProfileSummary, title: string, thread = "main thread"): string {
   const lines = [
     `${title}: ${p.file}`,
-    `  ${p.windowed ? "samples in the measured window" : "whole profile"}: ${f0(p.sampledMs)} ms sampled, main thread busy ${f0(p.busyMs)} ms (${f0((p.busyMs / Math.max(1, p.sampledMs)) * 100)} %), idle ${f0(p.idleMs)} ms`,
+    `  ${p.windowed ? "samples in the measured window" : "whole profile"}: ${f0(p.sampledMs)} ms sampled, ${thread} busy ${f0(p.busyMs)} ms (${f0((p.busyMs / Math.max(1, p.sampledMs)) * 100)} %), idle ${f0(p.idleMs)} ms`,
     table(
       [["self ms", "% busy", "function", "location"], ...p.top.map((h) => [f0(h.selfMs), f1(h.percent), h.function, h.location])],
       ["r", "r", "l", "l"],
@@ -635,14 +636,21 @@ async function main(): Promise<string> {
     }
 
     // Profiles, summarised over the measured windows.
-    let profiles: { enrollment?: ProfileSummary; issuance?: ProfileSummary } = {};
+    let profiles: { enrollment?: ProfileSummary; issuance?: ProfileSummary; issuanceWorker?: ProfileSummary } = {};
     let enrollmentCalls: CallTimes | undefined;
     if (profileDir) {
       const e = join(profileDir, "enrollment.cpuprofile");
       const i = join(profileDir, "issuance.cpuprofile");
+      collectThreadProfiles(join(profileDir, "enrollment"), "enrollment", profileDir);
+      const issuanceThreads = collectThreadProfiles(join(profileDir, "issuance"), "issuance", profileDir);
+      // The busiest worker thread in the window is the issuance worker (the checkpointer's is nearly idle).
+      const busiestWorker = issuanceThreads.workers
+        .map((w) => summarizeProfile(w, REPO, issueRsa.window))
+        .sort((a, b) => b.busyMs - a.busyMs)[0];
       profiles = {
         enrollment: existsSync(e) ? summarizeProfile(e, REPO, enroll.window) : undefined,
         issuance: existsSync(i) ? summarizeProfile(i, REPO, issueRsa.window) : undefined,
+        issuanceWorker: busiestWorker,
       };
       const trace = join(profileDir, "enrollment.requests.json");
       if (opts.concurrency === 1 && existsSync(e) && existsSync(trace)) enrollmentCalls = perCallTimes(e, trace, enroll.window);
@@ -761,6 +769,7 @@ async function main(): Promise<string> {
     if (enrollmentCalls) out.push("", printCallTimes(enrollmentCalls));
     else if (profiles.enrollment) out.push("", "(the event loop's time per API call is printed for --profile --concurrency 1, where one call at a time is in flight)");
     if (profiles.issuance) out.push("", printProfile(profiles.issuance, "CPU profile of the server, issuance load (RSA-2048 window)"));
+    if (profiles.issuanceWorker) out.push("", printProfile(profiles.issuanceWorker, "CPU profile of the busiest worker thread, issuance load (RSA-2048 window)", "thread"));
     if (profileDir) out.push("", `profiles: ${profileDir} (open in Chrome DevTools › Performance, or speedscope)`);
 
     const phaseJson = (x: LoadPhase | undefined) =>
@@ -826,6 +835,7 @@ async function main(): Promise<string> {
               dir: profileDir,
               enrollmentTop: profiles.enrollment?.top.map((h) => ({ ...h, selfMs: round(h.selfMs, 1), percent: round(h.percent, 1) })),
               issuanceTop: profiles.issuance?.top.map((h) => ({ ...h, selfMs: round(h.selfMs, 1), percent: round(h.percent, 1) })),
+              issuanceWorkerTop: profiles.issuanceWorker?.top.map((h) => ({ ...h, selfMs: round(h.selfMs, 1), percent: round(h.percent, 1) })),
               ...(enrollmentCalls ? { enrollmentPerCall: enrollmentCalls } : {}),
             },
           }
