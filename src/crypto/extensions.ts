@@ -85,28 +85,39 @@ export function subjectAltName(san: SubjectAltNames, critical: boolean): asn1js.
   const names: asn1js.BaseBlock[] = [];
   for (const host of san.dns ?? []) names.push(contextPrimitive(2, Buffer.from(checkDnsName(host), "ascii")));
   for (const address of san.ip ?? []) names.push(contextPrimitive(7, ipAddressBytes(address)));
-  if (san.email !== undefined) {
-    if (!/^[\x21-\x7e]+@[\x21-\x7e]+$/.test(san.email)) throw new Error("SAN e-mail must be an ASCII mailbox address");
-    names.push(contextPrimitive(1, Buffer.from(san.email, "ascii")));
-  }
-  if (san.upn !== undefined) {
-    checkUpn(san.upn);
-    // otherName [0] { type-id, value [0] EXPLICIT UTF8String }, as Windows smart card logon expects.
-    names.push(
+  if (san.email !== undefined) names.push(emailName(Buffer.from(checkEmail(san.email), "ascii")));
+  if (san.upn !== undefined) names.push(upnName(checkUpn(san.upn)));
+  if (names.length === 0) throw new Error("subject alternative name needs at least one name");
+  return subjectAltNameOf(names, critical);
+}
+
+/** The extension around GeneralNames already made (by the functions below, or pre-encoded). */
+export function subjectAltNameOf(names: asn1js.BaseBlock[], critical: boolean): asn1js.Sequence {
+  return extension(OID.subjectAltName, critical, new asn1js.Sequence({ value: names }));
+}
+
+/** rfc822Name [1] IA5String, from checkEmail's octets. */
+export function emailName(ascii: Uint8Array): asn1js.BaseBlock {
+  return contextPrimitive(1, ascii);
+}
+
+/** otherName [0] { type-id, value [0] EXPLICIT UTF8String }, as Windows smart card logon expects. */
+export function upnName(upn: string): asn1js.BaseBlock {
+  return new asn1js.Constructed({
+    idBlock: { tagClass: 3, tagNumber: 0 },
+    value: [
+      oidBlock(OID.upn),
       new asn1js.Constructed({
         idBlock: { tagClass: 3, tagNumber: 0 },
-        value: [
-          oidBlock(OID.upn),
-          new asn1js.Constructed({
-            idBlock: { tagClass: 3, tagNumber: 0 },
-            value: [new asn1js.Utf8String({ value: san.upn })],
-          }),
-        ],
+        value: [new asn1js.Utf8String({ value: upn })],
       }),
-    );
-  }
-  if (names.length === 0) throw new Error("subject alternative name needs at least one name");
-  return extension(OID.subjectAltName, critical, new asn1js.Sequence({ value: names }));
+    ],
+  });
+}
+
+export function checkEmail(email: string): string {
+  if (!/^[\x21-\x7e]+@[\x21-\x7e]+$/.test(email)) throw new Error("SAN e-mail must be an ASCII mailbox address");
+  return email;
 }
 
 export function checkUpn(upn: string): string {

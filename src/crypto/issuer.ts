@@ -4,13 +4,17 @@ import { EncodedCache, encodeTime, parseSingle, PreEncoded, SlotTemplates, toDer
 import {
   authorityInfoAccessCaIssuers,
   authorityKeyIdentifier,
+  checkEmail,
   checkUpn,
   crlDistributionPoint,
+  emailName,
   endEntityBasicConstraints,
   extendedKeyUsage,
   keyUsage,
   subjectAltName,
+  subjectAltNameOf,
   subjectKeyIdentifier,
+  upnName,
   type KeyUsageName,
   type SubjectAltNames,
 } from "./extensions.js";
@@ -151,11 +155,20 @@ export class CertificateIssuer {
     return new PreEncoded(this.slots.fill("serial", serial, (p) => toDer(unsignedInteger(p))));
   }
 
+  /** subjectAltName(san, critical) for the names users get (e-mail, UPN), through the templates. */
   private sanExtension(san: SubjectAltNames, critical: boolean): asn1js.BaseBlock {
-    // Smart card logon certificates name their user by UPN alone.
-    if (san.upn === undefined || san.email !== undefined || san.dns?.length || san.ip?.length) return subjectAltName(san, critical);
-    const upn = Buffer.from(checkUpn(san.upn), "utf8");
-    return new PreEncoded(this.slots.fill(`san-upn:${critical}`, upn, (p) => toDer(subjectAltName({ upn: p.toString("latin1") }, critical))));
+    if (san.dns?.length || san.ip?.length) return subjectAltName(san, critical);
+    const names: Buffer[] = [];
+    if (san.email !== undefined) {
+      names.push(this.slots.fill("gn-email", Buffer.from(checkEmail(san.email), "ascii"), (p) => toDer(emailName(p))));
+    }
+    if (san.upn !== undefined) {
+      // The placeholder's octets are ASCII, so as a string they encode to themselves.
+      names.push(this.slots.fill("gn-upn", Buffer.from(checkUpn(san.upn), "utf8"), (p) => toDer(upnName(p.toString("latin1")))));
+    }
+    if (names.length === 0) return subjectAltName(san, critical); // its error
+    const all = names.length === 1 ? names[0]! : Buffer.concat(names);
+    return new PreEncoded(this.slots.fill(`san:${critical}`, all, (p) => toDer(subjectAltNameOf([new PreEncoded(p)], critical))));
   }
 
   private time(date: Date): PreEncoded {

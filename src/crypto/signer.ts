@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, sign as nodeSign, type KeyObject } from "node:crypto";
 import * as asn1js from "asn1js";
-import { PreEncoded, toDer } from "./der.js";
+import { PreEncoded, SlotTemplates, toDer } from "./der.js";
 
 /**
  * The one place that decides which signature algorithm a CA key signs with, so that
@@ -59,15 +59,19 @@ export function caSignerFromPkcs8(pkcs8Der: Buffer, certificateSpkiDer: Buffer):
     throw new Error("CA key type is not supported (RSA or ECDSA only)");
   }
   const algorithmIdentifierDer = toDer(algorithmIdentifier);
-  const algorithmBlock = new PreEncoded(algorithmIdentifierDer);
 
   const sign = (data: Buffer): Promise<Buffer> =>
     new Promise((resolve, reject) => {
       nodeSign(hash, data, key, (err, signature) => (err ? reject(err) : resolve(signature)));
     });
 
-  const signed = (toBeSignedDer: Buffer, signature: Buffer): Buffer =>
-    toDer(new asn1js.Sequence({ value: [new PreEncoded(toBeSignedDer), algorithmBlock, new asn1js.BitString({ valueHex: signature })] }));
+  // The BIT STRING around a signature and the SEQUENCE around the whole depend only on their lengths.
+  const templates = new SlotTemplates(64);
+  const signed = (toBeSignedDer: Buffer, signature: Buffer): Buffer => {
+    const bits = templates.fill("signature", signature, (p) => toDer(new asn1js.BitString({ valueHex: p })));
+    const contents = Buffer.concat([toBeSignedDer, algorithmIdentifierDer, bits]);
+    return templates.fill("signed", contents, (p) => toDer(new asn1js.Sequence({ value: [new PreEncoded(p)] })));
+  };
 
   return {
     hash,

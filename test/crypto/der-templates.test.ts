@@ -78,6 +78,33 @@ describe("issuance through the templates", () => {
     expect(parts(der).extension("2.5.29.14")).toEqual(toDer(subjectKeyIdentifier(createHash("sha1").update(bits).digest())));
   });
 
+  it("writes e-mail and e-mail + UPN SANs (critical or not) as asn1js does", async () => {
+    const emails = LENGTHS.map((n) => `${"e".repeat(Math.max(1, n - 13))}@example.test`);
+    for (const email of emails) {
+      for (const upn of [undefined, "zoë.ärger@example.test", `${"u".repeat(email.length)}@x`]) {
+        for (const critical of [false, true]) {
+          const san = { email, ...(upn ? { upn } : {}) };
+          const der = await ca.issuer.issue(userSpec("t", spkiDer, { san, subject: critical ? [] : [{ type: "CN", value: "t" }] }));
+          expect(parts(der).extension("2.5.29.17")).toEqual(toDer(subjectAltName(san, critical)));
+        }
+      }
+    }
+    await expect(ca.issuer.issue(userSpec("t", spkiDer, { san: { email: "not a mailbox" } }))).rejects.toThrow(/e-mail/);
+  });
+
+  it("wraps the signature and the whole certificate as asn1js does, whatever their lengths", async () => {
+    const ec = await makeCa("p256", "templates-ec");
+    for (const issuer of [ca.issuer, ec.issuer]) {
+      for (const n of [1, 30, 60, 90, 120, 200, 400]) {
+        const der = await issuer.issue(userSpec("w", spkiDer, { san: { upn: `${"w".repeat(n)}@example.test` } }));
+        const cert = asn1js.fromBER(der).result as asn1js.Sequence;
+        const [tbs, algorithm, signature] = cert.valueBlock.value;
+        const expected = new asn1js.Sequence({ value: [tbs!, algorithm!, new asn1js.BitString({ valueHex: (signature as asn1js.BitString).valueBlock.valueHexView })] });
+        expect(der).toEqual(toDer(expected));
+      }
+    }
+  });
+
   it("writes serials of every length and first octet as asn1js does", async () => {
     for (const n of [1, 2, 8, 15, 16, 17, 20]) {
       for (const first of [0x01, 0x7f, 0x80, 0xff, 0x00]) {
