@@ -1,7 +1,7 @@
 // The tamper-evident audit trail: each record's hash covers its fields and the previous hash,
 // so changing or deleting any record breaks the chain from there on. Deleting the newest
 // records leaves an intact but shorter chain, so the head (last seq and hash) is also kept in
-// the counters table, written in the same transaction as the record: the chain must end there.
+// the counters table, written in the same commit as the record: the chain must end there.
 import { hash } from "node:crypto";
 import type { AuditRow, Store } from "../store/store.js";
 import type { AuditRecordColumns } from "../store/schema.js";
@@ -107,7 +107,10 @@ async function appendOne(tx: Store, row: AuditRecordColumns): Promise<void> {
     hash = auditHash(prev, row);
     await tx.relinkAuditEvent(seq, prev, hash);
   }
-  await tx.setAuditHead({ seqCounter: HEAD_SEQ, seq, hashCounter: HEAD_HASH, hashValue: headHashValue(hash) });
+  const head = { seqCounter: HEAD_SEQ, seq, hashCounter: HEAD_HASH, hashValue: headHashValue(hash) };
+  // With group commit the head is written once per batch, in its COMMIT, as the last transaction
+  // released into it left it: the trail and its head still change together in every commit.
+  if (!tx.setAuditHeadAtCommit(head)) await tx.setAuditHead(head);
   // Only once released: a rolled-back record's sequence number is handed out again.
   const failures = tx.commitFailures();
   tx.afterRelease("audit-head", () => appendedHeads.set(tx.root, { seq, hash, failures }));

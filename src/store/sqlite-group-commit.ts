@@ -35,6 +35,8 @@ export class SqliteGroupCommit {
   private batch?: Batch;
   /** The open batch should commit when the running transaction ends. */
   private commitWanted = false;
+  /** What the running transaction asked to run before the batch's COMMIT (see beforeCommit). */
+  private readonly transactionBeforeCommit = new Map<string, CompiledQuery>();
   /** What the running transaction asked to run right after its RELEASE (see whenReleased). */
   private onRelease?: () => void;
   /** Commits so far, and the transactions they carried (for tests and metrics). */
@@ -71,6 +73,7 @@ export class SqliteGroupCommit {
     this.control.savepoint.run();
     this.inTransaction = true;
     this.onRelease = undefined;
+    this.transactionBeforeCommit.clear();
   }
 
   /**
@@ -87,6 +90,8 @@ export class SqliteGroupCommit {
     this.control.release.run();
     this.inTransaction = false;
     batch.transactions++;
+    for (const [key, statement] of this.transactionBeforeCommit) batch.beforeCommit.set(key, statement);
+    this.transactionBeforeCommit.clear();
     const released = this.onRelease;
     this.onRelease = undefined;
     released?.();
@@ -98,6 +103,7 @@ export class SqliteGroupCommit {
   rollback(): void {
     this.inTransaction = false;
     this.onRelease = undefined;
+    this.transactionBeforeCommit.clear();
     const batch = this.batch;
     if (!batch) return;
     if (!this.writer.inTransaction) {
@@ -107,6 +113,19 @@ export class SqliteGroupCommit {
     this.control.rollbackTo.run();
     this.control.release.run();
     if (this.commitWanted) this.commit(batch);
+  }
+
+  /**
+   * For the running transaction: runs `statement` in its batch just before the COMMIT, if the
+   * transaction is released (dropped if it rolls back); a later statement under the same key
+   * replaces it. For state that the batch's last transaction decides (the audit chain's head):
+   * written once per commit instead of once per transaction. If it fails, the batch fails.
+   * Answers false when no transaction is running.
+   */
+  beforeCommit(key: string, statement: CompiledQuery): boolean {
+    if (!this.inTransaction) return false;
+    this.transactionBeforeCommit.set(key, statement);
+    return true;
   }
 
   /** The batch the running transaction belongs to. */
@@ -154,6 +173,7 @@ export class SqliteGroupCommit {
     }
     this.batch = undefined;
     try {
+      for (const statement of batch.beforeCommit.values()) runOn(this.writer, statement);
       this.control.commit.run();
     } catch (e) {
       if (this.writer.inTransaction) this.control.rollback.run();
@@ -176,6 +196,8 @@ export class SqliteGroupCommit {
 /** Transactions that commit together. */
 export class Batch {
   transactions = 0;
+  /** Statements to run right before this batch's COMMIT (SqliteGroupCommit.beforeCommit). */
+  readonly beforeCommit = new Map<string, CompiledQuery>();
   readonly durable: Promise<void>;
   private resolve!: () => void;
   private reject!: (err: Error) => void;

@@ -822,6 +822,16 @@ export class Store implements Runner {
   async setAuditHead(head: { seqCounter: string; seq: number; hashCounter: string; hashValue: number }): Promise<void> {
     await Q.setTwoCounters.execute(this, head.seqCounter, head.seq, head.hashCounter, head.hashValue);
   }
+  /**
+   * SQLite with group commit, inside a transaction: setAuditHead in the COMMIT of the batch this
+   * transaction joins, if it is released; once per batch however many records it carries.
+   * Answers false elsewhere, where setAuditHead belongs in the transaction itself.
+   */
+  setAuditHeadAtCommit(head: { seqCounter: string; seq: number; hashCounter: string; hashValue: number }): boolean {
+    const group = this.root.direct?.group;
+    if (!group || !this.db.isTransaction) return false;
+    return group.beforeCommit("audit-head", Q.setTwoCounters.compile(this, head.seqCounter, head.seq, head.hashCounter, head.hashValue));
+  }
   /** Removes and returns the oldest unlinked audit records (call under the chain's lock). */
   async takePendingAudit(limit: number): Promise<AuditPendingRow[]> {
     const oldest = this.db.selectFrom("audit_pending").select("id").orderBy("id").limit(limit);

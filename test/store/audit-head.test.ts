@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { openStore } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
-import { recordAudit } from "../../src/domain/audit.js";
+import { chainHead, headHashValue, recordAudit } from "../../src/domain/audit.js";
 import { auditEvent } from "../helpers/store.js";
 import { verifyAuditTrail } from "../../src/domain/services/audit-verify.js";
 
@@ -80,5 +80,32 @@ describe("the audit chain head on SQLite", () => {
     before.mockRestore();
     relinks.mockRestore();
     expect(await verifyAuditTrail(store)).toMatchObject({ ok: true, records: 13 });
+  });
+
+  it("is written once per commit batch, in its COMMIT, as the batch's last released transaction left it", async () => {
+    const store = await open("head-at-commit.sqlite");
+    const reader = await open("head-at-commit.sqlite");
+    await recordAudit(store, auditEvent("first"));
+    const inTransaction = vi.spyOn(Store.prototype, "setAuditHead");
+    const commits = store.direct!.group.stats.commits;
+    const results = await Promise.allSettled(
+      Array.from({ length: 9 }, (_, i) =>
+        store.tx(async (tx) => {
+          await recordAudit(tx, auditEvent(`batched ${i}`));
+          // The last transaction of the batch rolls back: the head must not name its record.
+          if (i === 8) throw new Error("rolled back");
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.status === "rejected")).toHaveLength(1);
+    expect(store.direct!.group.stats.commits - commits).toBe(1);
+    expect(inTransaction).not.toHaveBeenCalled();
+    inTransaction.mockRestore();
+    // Another connection sees only committed state: the head it reads is the newest kept record.
+    const rows = await reader.listAudit({ page: { top: 20, skip: 0 } });
+    const last = rows[rows.length - 1]!;
+    expect(last.action).toBe("batched 7");
+    expect(await chainHead(reader)).toEqual({ seq: Number(last.seq), hashValue: headHashValue(last.hash) });
+    expect(await verifyAuditTrail(reader)).toMatchObject({ ok: true, records: 9 });
   });
 });
