@@ -12,9 +12,9 @@ import type { AuditEvent } from "../../src/domain/audit.js";
 import { ENGINE, ensureTestDatabase, testDatabaseName } from "./server.js";
 
 /** Opens a Store before the file's tests and closes it after; read `.store` inside the tests. */
-export function storeOfThisPass(name: string): { store: Store } {
-  const holder = {} as { store: Store };
+export function storeOfThisPass(name: string): { store: Store; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), `openclm-${name}-`));
+  const holder = { dir } as { store: Store; dir: string };
   beforeAll(async () => {
     const url = ENGINE === "postgres" ? await ensureTestDatabase(testDatabaseName(dir)) : `sqlite:${name}.sqlite`;
     holder.store = await openStore({ url, dataDir: dir });
