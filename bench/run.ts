@@ -238,13 +238,15 @@ interface Context {
 }
 
 async function startOpenClm(ctx: Context, phase: string): Promise<{ running: Running; url: string }> {
-  // Profiled, the server also records each call's start and end (trace-requests.ts) for the per-call split.
-  const nodeArgs = ctx.profileDir
-    ? // One file per thread (a fixed --cpu-prof-name made the threads overwrite each other's): collectThreadProfiles sorts them.
-      ["--cpu-prof", "--cpu-prof-dir", join(ctx.profileDir, phase), "--import", pathToFileURL(TRACE_REQUESTS).href]
-    : [];
+  // One profile file per thread (a fixed --cpu-prof-name made the threads overwrite each other's): collectThreadProfiles sorts them.
+  const nodeArgs = ctx.profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(ctx.profileDir, phase)] : [];
   const env: NodeJS.ProcessEnv = { ...process.env, OPENCLM_KEK: ctx.kek.toString("hex") };
-  if (ctx.profileDir) env.OPENCLM_BENCH_TRACE = join(ctx.profileDir, `${phase}.requests.json`);
+  // Only where the per-call split is made (enrollment at concurrency 1) does the server also record
+  // each call's start and end (trace-requests.ts): elsewhere its two hooks would only add to the profile.
+  if (ctx.profileDir && phase === "enrollment" && ctx.opts.concurrency === 1) {
+    nodeArgs.push("--import", pathToFileURL(TRACE_REQUESTS).href);
+    env.OPENCLM_BENCH_TRACE = join(ctx.profileDir, `${phase}.requests.json`);
+  }
   if (ctx.opts.logLevel) env.OPENCLM_LOG_LEVEL = ctx.opts.logLevel;
   const args = [
     ...nodeArgs,
@@ -639,21 +641,20 @@ async function main(): Promise<string> {
     let profiles: { enrollment?: ProfileSummary; issuance?: ProfileSummary; issuanceWorker?: ProfileSummary } = {};
     let enrollmentCalls: CallTimes | undefined;
     if (profileDir) {
-      const e = join(profileDir, "enrollment.cpuprofile");
-      const i = join(profileDir, "issuance.cpuprofile");
-      collectThreadProfiles(join(profileDir, "enrollment"), "enrollment", profileDir);
+      const e = collectThreadProfiles(join(profileDir, "enrollment"), "enrollment", profileDir).main;
       const issuanceThreads = collectThreadProfiles(join(profileDir, "issuance"), "issuance", profileDir);
+      const i = issuanceThreads.main;
       // The busiest worker thread in the window is the issuance worker (the checkpointer's is nearly idle).
       const busiestWorker = issuanceThreads.workers
         .map((w) => summarizeProfile(w, REPO, issueRsa.window))
         .sort((a, b) => b.busyMs - a.busyMs)[0];
       profiles = {
-        enrollment: existsSync(e) ? summarizeProfile(e, REPO, enroll.window) : undefined,
-        issuance: existsSync(i) ? summarizeProfile(i, REPO, issueRsa.window) : undefined,
+        enrollment: e ? summarizeProfile(e, REPO, enroll.window) : undefined,
+        issuance: i ? summarizeProfile(i, REPO, issueRsa.window) : undefined,
         issuanceWorker: busiestWorker,
       };
       const trace = join(profileDir, "enrollment.requests.json");
-      if (opts.concurrency === 1 && existsSync(e) && existsSync(trace)) enrollmentCalls = perCallTimes(e, trace, enroll.window);
+      if (e && existsSync(trace)) enrollmentCalls = perCallTimes(e, trace, enroll.window);
     }
     const loadAfter = loadavg();
 

@@ -110,18 +110,22 @@ export class SlotTemplates {
   constructor(private readonly limit: number) {}
 
   /**
-   * `encode(placeholder)` with `value` in the placeholder's place. `encode` must copy its
-   * argument's octets into the output as they are, and `shape` name everything else it encodes.
+   * `encode(placeholder)` with `value` in the placeholder's place; a value given in parts is
+   * their concatenation, copied once. `encode` must copy its argument's octets into the output as
+   * they are, and `shape` name everything else it encodes.
    */
-  fill(shape: string, value: Uint8Array, encode: (placeholder: Buffer) => Uint8Array): Buffer {
-    const key = `${shape}\u0000${value.length}`;
+  fill(shape: string, value: Uint8Array | readonly Uint8Array[], encode: (placeholder: Buffer) => Uint8Array): Buffer {
+    const parts = value instanceof Uint8Array ? [value] : value;
+    let length = 0;
+    for (const part of parts) length += part.length;
+    const key = `${shape}\u0000${length}`;
     let template = this.entries.get(key);
     if (!template) {
-      template = slotOf(encode(Buffer.alloc(value.length, 0x41)), encode(Buffer.alloc(value.length, 0x42)), value.length);
+      template = slotOf(encode(Buffer.alloc(length, 0x41)), encode(Buffer.alloc(length, 0x42)), length);
       if (this.entries.size >= this.limit) this.entries.clear();
       this.entries.set(key, template);
     }
-    return Buffer.concat([template.before, value, template.after]);
+    return Buffer.concat([template.before, ...parts, template.after]);
   }
 }
 

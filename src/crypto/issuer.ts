@@ -18,7 +18,8 @@ import {
   type KeyUsageName,
   type SubjectAltNames,
 } from "./extensions.js";
-import { childrenOf, contentsOf, readDer, TAG } from "./der-reader.js";
+import { readDer } from "./der-reader.js";
+import { spkiPartsAt } from "./spki.js";
 import { issuerIdentity } from "./issuercert.js";
 import { encodeName, type NameAttribute } from "./name.js";
 import { caSignerFromPkcs8, type CaSigner } from "./signer.js";
@@ -155,7 +156,10 @@ export class CertificateIssuer {
     return new PreEncoded(this.slots.fill("serial", serial, (p) => toDer(unsignedInteger(p))));
   }
 
-  /** subjectAltName(san, critical) for the names users get (e-mail, UPN), through the templates. */
+  /**
+   * subjectAltName(san, critical) for the names users get (e-mail, UPN), through the templates.
+   * The caller has checked that the SAN names something.
+   */
   private sanExtension(san: SubjectAltNames, critical: boolean): asn1js.BaseBlock {
     if (san.dns?.length || san.ip?.length) return subjectAltName(san, critical);
     const names: Buffer[] = [];
@@ -166,9 +170,7 @@ export class CertificateIssuer {
       // The placeholder's octets are ASCII, so as a string they encode to themselves.
       names.push(this.slots.fill("gn-upn", Buffer.from(checkUpn(san.upn), "utf8"), (p) => toDer(upnName(p.toString("latin1")))));
     }
-    if (names.length === 0) return subjectAltName(san, critical); // its error
-    const all = names.length === 1 ? names[0]! : Buffer.concat(names);
-    return new PreEncoded(this.slots.fill(`san:${critical}`, all, (p) => toDer(subjectAltNameOf([new PreEncoded(p)], critical))));
+    return new PreEncoded(this.slots.fill(`san:${critical}`, names, (p) => toDer(subjectAltNameOf([new PreEncoded(p)], critical))));
   }
 
   private time(date: Date): PreEncoded {
@@ -184,10 +186,8 @@ function wholeSeconds(date: Date): Date {
 function subjectPublicKeyBits(spkiDer: Buffer): Uint8Array {
   // The keys issuance gets are nearly always canonical DER, which the strict reader takes in place.
   const root = readDer(spkiDer);
-  const fields = root?.tag === TAG.SEQUENCE ? childrenOf(spkiDer, root) : [];
-  if (fields.length === 2 && fields[0]!.tag === TAG.SEQUENCE && fields[1]!.tag === TAG.BIT_STRING) {
-    return contentsOf(spkiDer, fields[1]!).subarray(1); // whole octets only: after the unused-bits octet
-  }
+  const strict = root && spkiPartsAt(spkiDer, root);
+  if (strict) return strict.publicKey;
   let spki: asn1js.AsnType;
   try {
     spki = parseSingle(spkiDer, "subject public key");

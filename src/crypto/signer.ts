@@ -69,8 +69,7 @@ export function caSignerFromPkcs8(pkcs8Der: Buffer, certificateSpkiDer: Buffer):
   const templates = new SlotTemplates(64);
   const signed = (toBeSignedDer: Buffer, signature: Buffer): Buffer => {
     const bits = templates.fill("signature", signature, (p) => toDer(new asn1js.BitString({ valueHex: p })));
-    const contents = Buffer.concat([toBeSignedDer, algorithmIdentifierDer, bits]);
-    return templates.fill("signed", contents, (p) => toDer(new asn1js.Sequence({ value: [new PreEncoded(p)] })));
+    return templates.fill("signed", [toBeSignedDer, algorithmIdentifierDer, bits], (p) => toDer(new asn1js.Sequence({ value: [new PreEncoded(p)] })));
   };
 
   return {

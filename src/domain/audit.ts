@@ -108,9 +108,9 @@ async function appendOne(tx: Store, row: AuditRecordColumns): Promise<void> {
     await tx.relinkAuditEvent(seq, prev, hash);
   }
   const head = { seqCounter: HEAD_SEQ, seq, hashCounter: HEAD_HASH, hashValue: headHashValue(hash) };
-  // With group commit the head is written once per batch, in its COMMIT, as the last transaction
-  // released into it left it: the trail and its head still change together in every commit.
-  if (!tx.setAuditHeadAtCommit(head)) await tx.setAuditHead(head);
+  // The trail and its head change together in every commit (with SQLite's group commit, the head
+  // once per batch, as the last transaction released into it left it).
+  await tx.setAuditHeadAtCommit(head);
   // Only once released: a rolled-back record's sequence number is handed out again.
   const failures = tx.commitFailures();
   tx.afterRelease("audit-head", () => appendedHeads.set(tx.root, { seq, hash, failures }));

@@ -18,6 +18,13 @@ import type { SqliteDirect } from "./sqlite-direct.js";
 import type { Batch } from "./sqlite-group-commit.js";
 
 export type Engine = "sqlite" | "postgres";
+/** The audit chain's head as two counters: the last sequence number, and its hash's first bits. */
+export interface AuditHead {
+  seqCounter: string;
+  seq: number;
+  hashCounter: string;
+  hashValue: number;
+}
 export type UserRow = Selectable<UsersTable>;
 export type RequestRow = Selectable<RequestsTable>;
 export type SmartcardRow = Selectable<SmartcardsTable>;
@@ -819,18 +826,19 @@ export class Store implements Runner {
   async relinkAuditEvent(seq: number, prevHash: string, hash: string): Promise<void> {
     await Q.relinkAudit.execute(this, seq, prevHash, hash);
   }
-  async setAuditHead(head: { seqCounter: string; seq: number; hashCounter: string; hashValue: number }): Promise<void> {
+  /** Writes the chain-head counters now, in this transaction. */
+  async setAuditHead(head: AuditHead): Promise<void> {
     await Q.setTwoCounters.execute(this, head.seqCounter, head.seq, head.hashCounter, head.hashValue);
   }
   /**
-   * SQLite with group commit, inside a transaction: setAuditHead in the COMMIT of the batch this
-   * transaction joins, if it is released; once per batch however many records it carries.
-   * Answers false elsewhere, where setAuditHead belongs in the transaction itself.
+   * The chain-head counters, written with the commit that makes the record durable: with SQLite's
+   * group commit in the COMMIT of the batch this transaction joins, if it is released, once per
+   * batch however many records it carries; elsewhere by setAuditHead, in the transaction.
    */
-  setAuditHeadAtCommit(head: { seqCounter: string; seq: number; hashCounter: string; hashValue: number }): boolean {
+  async setAuditHeadAtCommit(head: AuditHead): Promise<void> {
     const group = this.root.direct?.group;
-    if (!group || !this.db.isTransaction) return false;
-    return group.beforeCommit("audit-head", Q.setTwoCounters.compile(this, head.seqCounter, head.seq, head.hashCounter, head.hashValue));
+    if (group && this.db.isTransaction && group.beforeCommit("audit-head", Q.setTwoCounters.compile(this, head.seqCounter, head.seq, head.hashCounter, head.hashValue))) return;
+    await this.setAuditHead(head);
   }
   /** Removes and returns the oldest unlinked audit records (call under the chain's lock). */
   async takePendingAudit(limit: number): Promise<AuditPendingRow[]> {
@@ -842,7 +850,7 @@ export class Store implements Runner {
    * Appends records in the order given and sets the chain-head counters to the last one: on
    * PostgreSQL in one statement (a data-modifying WITH), as each round trip counts there.
    */
-  async appendAudit(rows: Insertable<AuditEventsTable>[], head: { seqCounter: string; hashCounter: string; hashValue: number }): Promise<void> {
+  async appendAudit(rows: Insertable<AuditEventsTable>[], head: Omit<AuditHead, "seq">): Promise<void> {
     const insert = this.db.insertInto("audit_events").values(rows).returning("seq");
     if (this.engine === "postgres") {
       await sql`with ins as (${insert})

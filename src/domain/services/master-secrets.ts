@@ -21,21 +21,18 @@ export class MasterSecrets {
    * no other connection has written, only this object adds versions (rotate), so it still holds.
    * (Read twice per enrollment otherwise. PostgreSQL has no such signal: read there every time.)
    */
-  private readonly newest = new Map<string, { version: number; outside: number }>();
+  private readonly newest = new Map<string, { version: number; secret: KeyObject; outside: number }>();
 
   /** The newest version, creating version 1 on first use. */
   async current(templateUuid: string): Promise<{ version: number; secret: KeyObject }> {
     const outside = this.store.engine === "sqlite" ? this.store.root.outsideChanges?.() : undefined;
     const known = this.newest.get(templateUuid);
-    if (known && outside !== undefined && known.outside === outside) {
-      const secret = this.cache.get(`${templateUuid}:${known.version}`);
-      if (secret) return { version: known.version, secret };
-    }
+    if (known && outside !== undefined && known.outside === outside) return { version: known.version, secret: known.secret };
     const rows = await this.store.masterSecrets(templateUuid);
     if (rows.length === 0) return this.rotate(templateUuid);
     const top = rows[0]!;
     const secret = this.unseal(templateUuid, top.version, top.sealed);
-    if (outside !== undefined) this.newest.set(templateUuid, { version: top.version, outside });
+    if (outside !== undefined) this.newest.set(templateUuid, { version: top.version, secret, outside });
     return { version: top.version, secret };
   }
 
@@ -48,14 +45,13 @@ export class MasterSecrets {
 
   /** Adds a new version (the first when none exists); racing callers agree on the winner. */
   async rotate(templateUuid: string): Promise<{ version: number; secret: KeyObject }> {
-    this.newest.delete(templateUuid);
     const rows = await this.store.masterSecrets(templateUuid);
     const version = (rows[0]?.version ?? 0) + 1;
     const secret = randomBytes(32);
     const sealed = seal(this.kek, secret, aad(templateUuid, version));
     secret.fill(0);
     await this.store.insertMasterSecret(templateUuid, version, sealed, new Date().toISOString());
-    this.newest.delete(templateUuid); // what a current() read while this ran may have kept
+    this.newest.delete(templateUuid); // from here on the version before is not the newest
     const stored = (await this.store.masterSecrets(templateUuid)).find((r) => r.version === version)!;
     return { version, secret: this.unseal(templateUuid, version, stored.sealed) };
   }
