@@ -24,6 +24,9 @@ export interface ParsedCsr {
   fingerprint: string /* sha256 hex of der */;
 }
 
+/** What issuance decides on and records about a request: its key, its signature's hash, its fingerprint; not its bytes. */
+export type CsrFacts = Omit<ParsedCsr, "der" | "spkiDer">;
+
 /** What a certificate template asks of a request's key and signature (the template decides; see issuance). */
 export interface KeyRequirement {
   keyAlgorithm: ParsedCsr["keyAlgorithm"];
@@ -31,7 +34,7 @@ export interface KeyRequirement {
   signatureHashes: readonly string[];
 }
 
-export function meetsRequirement(csr: ParsedCsr, r: KeyRequirement): boolean {
+export function meetsRequirement(csr: CsrFacts, r: KeyRequirement): boolean {
   return csr.keyAlgorithm === r.keyAlgorithm && csr.keySize === r.keySize && r.signatureHashes.includes(csr.signatureHash);
 }
 

@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { CsrError, type KeyRequirement, type ParsedCsr } from "./csr.js";
+import { CsrError, type CsrFacts, type KeyRequirement, type ParsedCsr } from "./csr.js";
 import type { IssueSpec } from "./issuer.js";
 
 /**
@@ -25,7 +25,7 @@ type Task =
 export type PoolTask = Task & { id: number };
 type Issued = { der: Uint8Array; pkcs7: Uint8Array };
 export type PoolReply =
-  | { id: number; value: ParsedCsr | Uint8Array | Issued | { csr: ParsedCsr; der?: Uint8Array; pkcs7?: Uint8Array } }
+  | { id: number; value: ParsedCsr | Uint8Array | Issued | { csr: CsrFacts; der?: Uint8Array; pkcs7?: Uint8Array } }
   | { id: number; error: { csr: string } | { other: string } };
 
 interface Pending {
@@ -74,10 +74,11 @@ export class IssuancePool {
   /**
    * parseCsr(text) and, when the request's key meets the requirement, issueWithChain for that key:
    * one trip to a worker instead of two. Without `issued` the key did not meet it and nothing was signed.
+   * The request's bytes stay on the worker: issuance needs only its facts.
    */
-  async issueForCsr(text: string, requirement: KeyRequirement, spec: Omit<IssueSpec, "spkiDer">): Promise<{ csr: ParsedCsr; issued?: { der: Buffer; pkcs7: Buffer } }> {
-    const v = (await this.run({ op: "issueForCsr", text, requirement, spec })) as { csr: ParsedCsr; der?: Uint8Array; pkcs7?: Uint8Array };
-    return { csr: csrOf(v.csr), ...(v.der && v.pkcs7 ? { issued: { der: asBuffer(v.der), pkcs7: asBuffer(v.pkcs7) } } : {}) };
+  async issueForCsr(text: string, requirement: KeyRequirement, spec: Omit<IssueSpec, "spkiDer">): Promise<{ csr: CsrFacts; issued?: { der: Buffer; pkcs7: Buffer } }> {
+    const v = (await this.run({ op: "issueForCsr", text, requirement, spec })) as { csr: CsrFacts; der?: Uint8Array; pkcs7?: Uint8Array };
+    return { csr: v.csr, ...(v.der && v.pkcs7 ? { issued: { der: asBuffer(v.der), pkcs7: asBuffer(v.pkcs7) } } : {}) };
   }
 
   /** CertificateIssuer#issue on a worker. */

@@ -18,34 +18,35 @@ const issue = (spec: IssueSpec) => issuer.issueSync({ ...spec, spkiDer: Buffer.f
 parentPort!.on("message", (task: PoolTask) => {
   let reply: PoolReply;
   try {
-    if (task.op === "csr") reply = { id: task.id, value: parseCsr(task.text) };
-    else if (task.op === "issue") reply = { id: task.id, value: issue(task.spec) };
-    else if (task.op === "issueForCsr") {
+    if (task.op === "csr") {
       const csr = parseCsr(task.text);
+      reply = { id: task.id, value: { ...csr, der: ownBytes(csr.der), spkiDer: ownBytes(csr.spkiDer) } };
+    } else if (task.op === "issue") reply = { id: task.id, value: ownBytes(issue(task.spec)) };
+    else if (task.op === "issueForCsr") {
+      const { der: _request, spkiDer, ...csr } = parseCsr(task.text);
       if (!meetsRequirement(csr, task.requirement)) reply = { id: task.id, value: { csr } };
       else {
-        const der = issue({ ...task.spec, spkiDer: csr.spkiDer });
-        reply = { id: task.id, value: { csr, der, pkcs7: pkcs7Of(der) } };
+        const der = issue({ ...task.spec, spkiDer });
+        reply = { id: task.id, value: { csr, der: ownBytes(der), pkcs7: ownBytes(pkcs7Of(der)) } };
       }
     }
     else {
       const der = issue(task.spec);
-      reply = { id: task.id, value: { der, pkcs7: pkcs7Of(der) } };
+      reply = { id: task.id, value: { der: ownBytes(der), pkcs7: ownBytes(pkcs7Of(der)) } };
     }
   } catch (e) {
     // Only a CsrError's message is meant for the API caller; anything else is reported generically.
     reply = { id: task.id, error: e instanceof CsrError ? { csr: e.message } : { other: e instanceof Error ? e.message : String(e) } };
   }
-  parentPort!.postMessage("value" in reply ? { ...reply, value: ownBytes(reply.value) } : reply);
+  parentPort!.postMessage(reply);
 });
 
 /**
  * The answer's buffers, each in memory of its own. A small Buffer is usually a view into Node's
  * shared 8 KiB pool, and a posted view is cloned with the whole block it lies in: a 624-byte CSR
- * crossed to the event loop as 8 KiB.
+ * crossed to the event loop as 8 KiB. (A copy is a plain Uint8Array, as anything posted arrives:
+ * the pool makes Buffers of what it receives.)
  */
-function ownBytes<T>(value: T): T {
-  if (value instanceof Uint8Array) return (value.byteLength === value.buffer.byteLength ? value : new Uint8Array(value)) as T;
-  if (value === null || typeof value !== "object") return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, ownBytes(v)])) as T;
+function ownBytes<T extends Uint8Array>(bytes: T): T {
+  return bytes.byteLength === bytes.buffer.byteLength ? bytes : (new Uint8Array(bytes) as T);
 }

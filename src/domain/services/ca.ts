@@ -6,7 +6,7 @@ import { CRL_CHANGES, CRL_CHANGES_PUBLISHED, type Store } from "../../store/stor
 import { createCaMaterial } from "../../crypto/ca.js";
 import { CertificateIssuer, type IssueSpec } from "../../crypto/issuer.js";
 import { IssuancePool } from "../../crypto/issuance-pool.js";
-import type { KeyRequirement, ParsedCsr } from "../../crypto/csr.js";
+import type { CsrFacts, KeyRequirement, ParsedCsr } from "../../crypto/csr.js";
 import { buildCrl } from "../../crypto/crl.js";
 import { open, seal } from "../../crypto/envelope.js";
 
@@ -79,7 +79,7 @@ export class CertificateAuthority {
   }
 
   /** parseCsr, and issueWithChain for the request's key when it meets the requirement: one worker trip. */
-  issueForCsr(text: string, requirement: KeyRequirement, spec: Omit<IssueSpec, "spkiDer">): Promise<{ csr: ParsedCsr; issued?: { der: Buffer; pkcs7: Buffer } }> {
+  issueForCsr(text: string, requirement: KeyRequirement, spec: Omit<IssueSpec, "spkiDer">): Promise<{ csr: CsrFacts; issued?: { der: Buffer; pkcs7: Buffer } }> {
     return this.pool.issueForCsr(text, requirement, spec);
   }
 

@@ -13,7 +13,7 @@ import { ISSUING_WORKFLOWS } from "../credential-lifecycle.js";
 import { ACTIVE_STATUSES } from "../request-lifecycle.js";
 import { clientKeyedCertificates, isSmartcardTemplate, serverKeyedCertificates, type ProfileTemplate } from "../templates.js";
 import { renderSubject, sanOf, subjectText, userAttributes, x509KeyUsages, type UserAttributes } from "../subject.js";
-import { CsrError, type ParsedCsr } from "../../crypto/csr.js";
+import { CsrError, type CsrFacts } from "../../crypto/csr.js";
 import type { IssueSpec } from "../../crypto/issuer.js";
 import { newSerial } from "../../crypto/ca.js";
 import { nameText } from "../../crypto/name.js";
@@ -41,7 +41,7 @@ const archiveAad = (serial: string) => `openclm:archived-key:${serial}`;
 
 interface Pending {
   template: CertificateTemplateConfig;
-  csr?: ParsedCsr;
+  csr?: CsrFacts;
   keyPkcs8Der?: Buffer;
 }
 
@@ -270,7 +270,7 @@ function readCsr<T>(reading: Promise<T>, i: number): Promise<T> {
   });
 }
 
-const fingerprintsOf = (csrs: ParsedCsr[]) => JSON.stringify(csrs.map((c) => c.fingerprint));
+const fingerprintsOf = (csrs: CsrFacts[]) => JSON.stringify(csrs.map((c) => c.fingerprint));
 
 function requirePfxPassword(password: string | undefined): void {
   if (!password) throw badInput("PfxPasswordRequired", "pfxpassword: required to protect the server-generated private key");
@@ -334,7 +334,7 @@ function certificateRow(
 
 const EC_SIZES: Record<string, number> = { ECDSA_P256: 256, ECDSA_P384: 384 };
 
-export function checkCsrAgainstTemplate(csr: ParsedCsr, t: CertificateTemplateConfig, i: number): void {
+export function checkCsrAgainstTemplate(csr: CsrFacts, t: CertificateTemplateConfig, i: number): void {
   const where = `certificaterequests[${i}]`;
   if (csr.keyAlgorithm !== t.keyAlgorithm) {
     const got = csr.keyAlgorithm === "ECDSA_OTHER" ? "an ECDSA key on an unsupported curve" : `a ${csr.keyAlgorithm} key`;
