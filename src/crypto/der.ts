@@ -22,6 +22,11 @@ export class PreEncoded extends asn1js.BaseBlock {
     }
     return this.der;
   }
+
+  /** The DER itself, for splicing into a template (SlotTemplates). */
+  get bytes(): Uint8Array {
+    return new Uint8Array(this.der);
+  }
 }
 
 export function toDer(block: { toBER(sizeOnly?: boolean): ArrayBuffer }): Buffer {
@@ -127,6 +132,11 @@ export class SlotTemplates {
     }
     return Buffer.concat([template.before, ...parts, template.after]);
   }
+}
+
+/** A SEQUENCE whose contents are `contents` as they are: a template's encoder (SlotTemplates) for a SEQUENCE of DER parts. */
+export function sequenceAround(contents: Uint8Array): Buffer {
+  return toDer(new asn1js.Sequence({ value: [new PreEncoded(contents)] }));
 }
 
 function slotOf(a: Uint8Array, b: Uint8Array, length: number): { before: Buffer; after: Buffer } {

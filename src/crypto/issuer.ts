@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import * as asn1js from "asn1js";
-import { EncodedCache, encodeTime, parseSingle, PreEncoded, SlotTemplates, toDer, unsignedInteger } from "./der.js";
+import { EncodedCache, encodeTime, parseSingle, PreEncoded, sequenceAround, SlotTemplates, toDer, unsignedInteger } from "./der.js";
 import {
   authorityInfoAccessCaIssuers,
   authorityKeyIdentifier,
@@ -21,7 +21,7 @@ import {
 import { readDer } from "./der-reader.js";
 import { spkiPartsAt } from "./spki.js";
 import { issuerIdentity } from "./issuercert.js";
-import { encodeName, type NameAttribute } from "./name.js";
+import { nameDer, type NameAttribute } from "./name.js";
 import { caSignerFromPkcs8, type CaSigner } from "./signer.js";
 
 /**
@@ -105,12 +105,12 @@ export class CertificateIssuer {
     if (!(spec.notBefore.getTime() < notAfter.getTime())) throw new Error("certificate validity is empty");
     const keyBits = subjectPublicKeyBits(spec.spkiDer);
 
-    const extensions: asn1js.BaseBlock[] = [BASIC_CONSTRAINTS];
+    const extensions: Uint8Array[] = [BASIC_CONSTRAINTS.bytes];
     if (spec.keyUsage.length > 0) {
-      extensions.push(this.extensions.get(`ku:${[...spec.keyUsage].sort().join(",")}`, () => keyUsage(spec.keyUsage)));
+      extensions.push(this.extensions.get(`ku:${[...spec.keyUsage].sort().join(",")}`, () => keyUsage(spec.keyUsage)).bytes);
     }
     if (spec.extendedKeyUsages.length > 0) {
-      extensions.push(this.extensions.get(`eku:${spec.extendedKeyUsages.join(",")}`, () => extendedKeyUsage(spec.extendedKeyUsages)));
+      extensions.push(this.extensions.get(`eku:${spec.extendedKeyUsages.join(",")}`, () => extendedKeyUsage(spec.extendedKeyUsages)).bytes);
     }
     const san = spec.san;
     const hasSan = san !== undefined && (san.email !== undefined || san.upn !== undefined || !!san.dns?.length || !!san.ip?.length);
@@ -120,48 +120,46 @@ export class CertificateIssuer {
     // RFC 5280 §4.2.1.6: with an empty subject the SAN carries the identity and must be critical.
     if (hasSan) extensions.push(this.sanExtension(san!, spec.subject.length === 0));
     const keyId = createHash("sha1").update(keyBits).digest();
-    extensions.push(new PreEncoded(this.slots.fill("ski", keyId, (p) => toDer(subjectKeyIdentifier(p)))));
-    extensions.push(this.authorityKeyId);
+    extensions.push(this.slots.fill("ski", keyId, (p) => toDer(subjectKeyIdentifier(p))));
+    extensions.push(this.authorityKeyId.bytes);
     if (spec.crlDistributionPoint !== undefined) {
       const uri = spec.crlDistributionPoint;
-      extensions.push(this.extensions.get(`cdp:${uri}`, () => crlDistributionPoint(uri)));
+      extensions.push(this.extensions.get(`cdp:${uri}`, () => crlDistributionPoint(uri)).bytes);
     }
     if (spec.caIssuersUrl !== undefined) {
       const uri = spec.caIssuersUrl;
-      extensions.push(this.extensions.get(`aia:${uri}`, () => authorityInfoAccessCaIssuers(uri)));
+      extensions.push(this.extensions.get(`aia:${uri}`, () => authorityInfoAccessCaIssuers(uri)).bytes);
     }
 
-    return toDer(
-      new asn1js.Sequence({
-        value: [
-          VERSION_V3,
-          this.serialNumber(spec.serial),
-          this.signatureAlgorithm,
-          this.issuerName,
-          new asn1js.Sequence({ value: [this.time(spec.notBefore), this.time(notAfter)] }),
-          encodeName(spec.subject),
-          new PreEncoded(spec.spkiDer),
-          new asn1js.Constructed({
-            idBlock: { tagClass: 3, tagNumber: 3 },
-            value: [new asn1js.Sequence({ value: extensions })],
-          }),
-        ],
-      }),
+    // Every structure below is spliced from DER parts into a template per length (SlotTemplates).
+    return this.slots.fill(
+      "tbs",
+      [
+        VERSION_V3.bytes,
+        this.serialNumber(spec.serial),
+        this.signatureAlgorithm.bytes,
+        this.issuerName.bytes,
+        this.slots.fill("validity", [this.time(spec.notBefore).bytes, this.time(notAfter).bytes], sequenceAround),
+        nameDer(spec.subject),
+        spec.spkiDer,
+        this.slots.fill("extensions", extensions, explicitExtensions),
+      ],
+      sequenceAround,
     );
   }
 
-  private serialNumber(serial: Buffer): asn1js.BaseBlock {
+  private serialNumber(serial: Buffer): Uint8Array {
     // A first octet from 1 to 0x7f is kept as it is (no leading zero to drop, none to add).
-    if (serial.length === 0 || serial[0]! === 0 || serial[0]! >= 0x80) return unsignedInteger(serial);
-    return new PreEncoded(this.slots.fill("serial", serial, (p) => toDer(unsignedInteger(p))));
+    if (serial.length === 0 || serial[0]! === 0 || serial[0]! >= 0x80) return toDer(unsignedInteger(serial));
+    return this.slots.fill("serial", serial, (p) => toDer(unsignedInteger(p)));
   }
 
   /**
    * subjectAltName(san, critical) for the names users get (e-mail, UPN), through the templates.
    * The caller has checked that the SAN names something.
    */
-  private sanExtension(san: SubjectAltNames, critical: boolean): asn1js.BaseBlock {
-    if (san.dns?.length || san.ip?.length) return subjectAltName(san, critical);
+  private sanExtension(san: SubjectAltNames, critical: boolean): Uint8Array {
+    if (san.dns?.length || san.ip?.length) return toDer(subjectAltName(san, critical));
     const names: Buffer[] = [];
     if (san.email !== undefined) {
       names.push(this.slots.fill("gn-email", Buffer.from(checkEmail(san.email), "ascii"), (p) => toDer(emailName(p))));
@@ -170,12 +168,19 @@ export class CertificateIssuer {
       // The placeholder's octets are ASCII, so as a string they encode to themselves.
       names.push(this.slots.fill("gn-upn", Buffer.from(checkUpn(san.upn), "utf8"), (p) => toDer(upnName(p.toString("latin1")))));
     }
-    return new PreEncoded(this.slots.fill(`san:${critical}`, names, (p) => toDer(subjectAltNameOf([new PreEncoded(p)], critical))));
+    return this.slots.fill(`san:${critical}`, names, (p) => toDer(subjectAltNameOf([new PreEncoded(p)], critical)));
   }
 
   private time(date: Date): PreEncoded {
     return this.times.get(String(Math.floor(date.getTime() / 1000)), () => encodeTime(date));
   }
+}
+
+/** [3] EXPLICIT Extensions (RFC 5280 §4.1), around the extensions' DER as it is. */
+function explicitExtensions(extensions: Uint8Array): Buffer {
+  return toDer(
+    new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 3 }, value: [new asn1js.Sequence({ value: [new PreEncoded(extensions)] })] }),
+  );
 }
 
 function wholeSeconds(date: Date): Date {

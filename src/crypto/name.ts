@@ -1,5 +1,5 @@
 import * as asn1js from "asn1js";
-import { EncodedCache, oid } from "./der.js";
+import { EncodedCache, oid, sequenceAround, SlotTemplates, toDer, type PreEncoded } from "./der.js";
 
 /** X.501 Name encoding for end-entity subjects: one attribute per RDN, in the order given. */
 
@@ -31,13 +31,22 @@ const MAX_VALUE_CHARS = 1024;
 const rdns = new EncodedCache(4096);
 
 export function encodeName(attributes: readonly NameAttribute[]): asn1js.Sequence {
-  return new asn1js.Sequence({
-    value: attributes.map(({ type, value }) =>
-      rdns.get(`${type}\u0000${value}`, () => {
-        const atv = new asn1js.Sequence({ value: [oid(attributeOf(type).oid), stringValue(type, value)] });
-        return new asn1js.Set({ value: [atv] });
-      }),
-    ),
+  return new asn1js.Sequence({ value: attributes.map(rdn) });
+}
+
+// The SEQUENCE around the RDNs depends only on their total length.
+const names = new SlotTemplates(256);
+const EMPTY_NAME = toDer(encodeName([]));
+
+/** encodeName's DER, spliced from the cached RDNs (the issuance path). */
+export function nameDer(attributes: readonly NameAttribute[]): Buffer {
+  return attributes.length === 0 ? EMPTY_NAME : names.fill("name", attributes.map((a) => rdn(a).bytes), sequenceAround);
+}
+
+function rdn({ type, value }: NameAttribute): PreEncoded {
+  return rdns.get(`${type}\u0000${value}`, () => {
+    const atv = new asn1js.Sequence({ value: [oid(attributeOf(type).oid), stringValue(type, value)] });
+    return new asn1js.Set({ value: [atv] });
   });
 }
 

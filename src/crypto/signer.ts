@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, sign as nodeSign, type KeyObject } from "node:crypto";
 import * as asn1js from "asn1js";
-import { PreEncoded, SlotTemplates, toDer } from "./der.js";
+import { sequenceAround, SlotTemplates, toDer } from "./der.js";
 
 /**
  * The one place that decides which signature algorithm a CA key signs with, so that
@@ -69,7 +69,7 @@ export function caSignerFromPkcs8(pkcs8Der: Buffer, certificateSpkiDer: Buffer):
   const templates = new SlotTemplates(64);
   const signed = (toBeSignedDer: Buffer, signature: Buffer): Buffer => {
     const bits = templates.fill("signature", signature, (p) => toDer(new asn1js.BitString({ valueHex: p })));
-    return templates.fill("signed", [toBeSignedDer, algorithmIdentifierDer, bits], (p) => toDer(new asn1js.Sequence({ value: [new PreEncoded(p)] })));
+    return templates.fill("signed", [toBeSignedDer, algorithmIdentifierDer, bits], sequenceAround);
   };
 
   return {

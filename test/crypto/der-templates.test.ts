@@ -8,6 +8,7 @@ import { newSerial } from "../../src/crypto/ca.js";
 import { certsOnlyPkcs7, certsOnlyPkcs7ForChain } from "../../src/crypto/cms.js";
 import { SlotTemplates, toDer, unsignedInteger } from "../../src/crypto/der.js";
 import { subjectAltName, subjectKeyIdentifier } from "../../src/crypto/extensions.js";
+import { encodeName, nameDer, type NameAttribute } from "../../src/crypto/name.js";
 import { generateKeyPair } from "../../src/crypto/pkcs12.js";
 import { makeCa, userSpec, type TestCa } from "./helpers/pki.js";
 
@@ -101,6 +102,37 @@ describe("issuance through the templates", () => {
         const [tbs, algorithm, signature] = cert.valueBlock.value;
         const expected = new asn1js.Sequence({ value: [tbs!, algorithm!, new asn1js.BitString({ valueHex: (signature as asn1js.BitString).valueBlock.valueHexView })] });
         expect(der).toEqual(toDer(expected));
+      }
+    }
+  });
+
+  it("splices subject names of every length as encodeName encodes them", () => {
+    const names: NameAttribute[][] = [[]];
+    for (const n of LENGTHS) {
+      names.push([{ type: "CN", value: "n".repeat(n) }]);
+      names.push([{ type: "CN", value: "ü".repeat(n) }, { type: "OU", value: "Users" }, { type: "O", value: "OpenCLM" }, { type: "DC", value: "example" }]);
+    }
+    for (const name of names) expect(nameDer(name)).toEqual(toDer(encodeName(name)));
+  });
+
+  it("splices the TBSCertificate, its validity and its extensions as asn1js encodes them, whatever their lengths", async () => {
+    const ec = await makeCa("p256", "templates-tbs");
+    for (const issuer of [ca.issuer, ec.issuer]) {
+      for (const n of [0, 1, 60, 100, 130, 200, 300, 1000]) {
+        for (const withCn of [true, false]) {
+          const subject: NameAttribute[] = withCn ? [{ type: "CN", value: "c".repeat(Math.max(1, n)) }, { type: "O", value: "OpenCLM" }] : [];
+          const der = await issuer.issue(userSpec("t", spkiDer, { subject, san: { upn: `${"u".repeat(n)}@example.test` }, crlDistributionPoint: "http://pki.example.test/issuing.crl" }));
+          const tbs = (asn1js.fromBER(der).result as asn1js.Sequence).valueBlock.value[0] as asn1js.Sequence;
+          const fields = tbs.valueBlock.value;
+          const validity = fields[4] as asn1js.Sequence;
+          const extensions = (fields[7] as asn1js.Constructed).valueBlock.value[0] as asn1js.Sequence;
+          // Each structure encoded again by asn1js from its own decoded fields.
+          const again = (s: asn1js.Sequence) => toDer(new asn1js.Sequence({ value: s.valueBlock.value }));
+          expect(Buffer.from(validity.valueBeforeDecodeView)).toEqual(again(validity));
+          expect(Buffer.from(extensions.valueBeforeDecodeView)).toEqual(again(extensions));
+          expect(Buffer.from(fields[5]!.valueBeforeDecodeView)).toEqual(toDer(encodeName(subject)));
+          expect(Buffer.from(tbs.valueBeforeDecodeView)).toEqual(again(tbs));
+        }
       }
     }
   });
