@@ -13,7 +13,8 @@ const issuer = new CertificateIssuer({
   chainDer: [],
 });
 const pkcs7Of = certsOnlyPkcs7ForChain(init.chainDer.map((d) => Buffer.from(d)));
-const issue = (spec: IssueSpec) => issuer.issueSync({ ...spec, spkiDer: Buffer.from(spec.spkiDer) });
+// Posted buffers arrive as plain Uint8Arrays: the issuer gets a Buffer view of the same bytes.
+const issue = (spec: IssueSpec) => issuer.issueSync({ ...spec, spkiDer: Buffer.from(spec.spkiDer.buffer, spec.spkiDer.byteOffset, spec.spkiDer.byteLength) });
 
 parentPort!.on("message", (task: PoolTask) => {
   let reply: PoolReply;
@@ -26,7 +27,7 @@ parentPort!.on("message", (task: PoolTask) => {
       const { der: _request, spkiDer, ...csr } = parseCsr(task.text);
       if (!meetsRequirement(csr, task.requirement)) reply = { id: task.id, value: { csr } };
       else {
-        const der = issue({ ...task.spec, spkiDer });
+        const der = issuer.issueSync({ ...task.spec, spkiDer });
         reply = { id: task.id, value: { csr, der: ownBytes(der), pkcs7: ownBytes(pkcs7Of(der)) } };
       }
     }

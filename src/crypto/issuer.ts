@@ -47,30 +47,26 @@ export interface IssueSpec {
 }
 
 // [0] EXPLICIT INTEGER 2 (v3): identical in every certificate.
-const VERSION_V3 = new PreEncoded(
-  toDer(new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [new asn1js.Integer({ value: 2 })] })),
-);
-const BASIC_CONSTRAINTS = new PreEncoded(toDer(endEntityBasicConstraints()));
+const VERSION_V3 = toDer(new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [new asn1js.Integer({ value: 2 })] }));
+const BASIC_CONSTRAINTS = toDer(endEntityBasicConstraints());
 
 export class CertificateIssuer {
   private readonly signer: CaSigner;
   private readonly chain: Buffer[];
-  private readonly signatureAlgorithm: PreEncoded;
-  private readonly issuerName: PreEncoded;
-  private readonly authorityKeyId: PreEncoded;
+  private readonly issuerName: Buffer;
+  private readonly authorityKeyId: Buffer;
   private readonly caNotAfter: Date;
   // Per-template extensions (few), and validity times: under load many certificates share a second.
   private readonly extensions = new EncodedCache(512);
   private readonly times = new EncodedCache(64);
-  // The serial, the key identifier and a UPN-only SAN: the same DER around values of one length.
+  // Everything else per certificate: the same DER around values (or parts) of one length.
   private readonly slots = new SlotTemplates(1024);
 
   constructor(opts: { issuingCertDer: Buffer; issuingKeyPkcs8Der: Buffer; chainDer: Buffer[] /* issuing, then root */ }) {
     const identity = issuerIdentity(opts.issuingCertDer);
     this.signer = caSignerFromPkcs8(opts.issuingKeyPkcs8Der, identity.spkiDer);
-    this.signatureAlgorithm = new PreEncoded(this.signer.algorithmIdentifierDer);
-    this.issuerName = new PreEncoded(identity.subjectDer);
-    this.authorityKeyId = new PreEncoded(toDer(authorityKeyIdentifier(identity.keyIdentifier)));
+    this.issuerName = identity.subjectDer;
+    this.authorityKeyId = toDer(authorityKeyIdentifier(identity.keyIdentifier));
     this.caNotAfter = identity.notAfter;
     this.chain = opts.chainDer.map((d) => Buffer.from(d));
   }
@@ -105,7 +101,7 @@ export class CertificateIssuer {
     if (!(spec.notBefore.getTime() < notAfter.getTime())) throw new Error("certificate validity is empty");
     const keyBits = subjectPublicKeyBits(spec.spkiDer);
 
-    const extensions: Uint8Array[] = [BASIC_CONSTRAINTS.bytes];
+    const extensions: Uint8Array[] = [BASIC_CONSTRAINTS];
     if (spec.keyUsage.length > 0) {
       extensions.push(this.extensions.get(`ku:${[...spec.keyUsage].sort().join(",")}`, () => keyUsage(spec.keyUsage)).bytes);
     }
@@ -121,7 +117,7 @@ export class CertificateIssuer {
     if (hasSan) extensions.push(this.sanExtension(san!, spec.subject.length === 0));
     const keyId = createHash("sha1").update(keyBits).digest();
     extensions.push(this.slots.fill("ski", keyId, (p) => toDer(subjectKeyIdentifier(p))));
-    extensions.push(this.authorityKeyId.bytes);
+    extensions.push(this.authorityKeyId);
     if (spec.crlDistributionPoint !== undefined) {
       const uri = spec.crlDistributionPoint;
       extensions.push(this.extensions.get(`cdp:${uri}`, () => crlDistributionPoint(uri)).bytes);
@@ -135,10 +131,10 @@ export class CertificateIssuer {
     return this.slots.fill(
       "tbs",
       [
-        VERSION_V3.bytes,
+        VERSION_V3,
         this.serialNumber(spec.serial),
-        this.signatureAlgorithm.bytes,
-        this.issuerName.bytes,
+        this.signer.algorithmIdentifierDer,
+        this.issuerName,
         this.slots.fill("validity", [this.time(spec.notBefore).bytes, this.time(notAfter).bytes], sequenceAround),
         nameDer(spec.subject),
         spec.spkiDer,

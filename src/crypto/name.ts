@@ -40,7 +40,7 @@ const EMPTY_NAME = toDer(encodeName([]));
 
 /** encodeName's DER, spliced from the cached RDNs (the issuance path). */
 export function nameDer(attributes: readonly NameAttribute[]): Buffer {
-  return attributes.length === 0 ? EMPTY_NAME : names.fill("name", attributes.map((a) => rdn(a).bytes), sequenceAround);
+  return attributes.length === 0 ? Buffer.from(EMPTY_NAME) : names.fill("name", attributes.map((a) => rdn(a).bytes), sequenceAround);
 }
 
 function rdn({ type, value }: NameAttribute): PreEncoded {
