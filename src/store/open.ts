@@ -10,6 +10,7 @@ import { SqliteDirect } from "./sqlite-direct.js";
 import { DIRECTORY_CHANNEL, PgChangeListener } from "./pg-change-listener.js";
 import { holdBackStatements, writeTogether, type Query } from "./pg-held-back.js";
 import { GroupCommitSqliteDialect, SqliteGroupCommit } from "./sqlite-group-commit.js";
+import { WalFlusher } from "./sqlite-wal-flush.js";
 
 export interface OpenOptions {
   /** `sqlite:<path>` (relative to dataDir) or `postgres://…`. */
@@ -75,6 +76,7 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
   const sqlite = new BetterSqlite3(file);
   cacheStatements(sqlite);
   sqlite.pragma("journal_mode = WAL");
+  // Commits are written by SQLite and synced by the WalFlusher, off the event loop.
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
@@ -87,7 +89,7 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
   sqlite.pragma(`wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`);
   // After the writer's checkpoint lets the WAL start over, its file is cut back to this size.
   sqlite.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
-  const group = new SqliteGroupCommit(sqlite);
+  const group = new SqliteGroupCommit(sqlite, new WalFlusher(`${file}-wal`));
   const checkpointer = startCheckpointer(file);
   const db = new Kysely<Database>({ dialect: new GroupCommitSqliteDialect({ database: sqlite }, group) });
   const store = new Store(db, "sqlite", async () => {

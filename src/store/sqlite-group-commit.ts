@@ -1,4 +1,5 @@
 import type { Database as BetterSqlite3 } from "better-sqlite3";
+import type { WalFlusher } from "./sqlite-wal-flush.js";
 import {
   SqliteDialect,
   type CompiledQuery,
@@ -20,12 +21,14 @@ const BATCH_LOST = () => new Error("the database rolled back this transaction wi
  * transaction (a batch) on the server's connection and runs inside it as a SAVEPOINT, and so do
  * the ones that follow while it is open; the batch commits once per event-loop turn, as soon as no
  * transaction is running. Nothing is answered before it is durable: a transaction's caller (and
- * its after-commit work) waits for its batch's commit, and a failed commit fails every
- * transaction in it.
+ * its after-commit work) waits for its batch's commit and for the WAL's sync after it
+ * (sqlite-wal-flush.ts), and a failed commit or sync fails every transaction in it.
  *
  * A statement outside a transaction runs inside the open batch too, if there is one, and resolves
- * once that batch has committed, since it may have read what is not yet durable. (A second,
- * read-only connection for such reads measured slower: every commit empties its page cache.)
+ * once that batch is durable, since it may have read what is not yet. With no batch open it
+ * waits for the sync still running or asked for, if any (it may have read commits that sync
+ * covers), and a write, committed by itself, for a sync of its own. (A second, read-only
+ * connection for such reads measured slower: every commit empties its page cache.)
  * Transactions still run one at a time (kysely's connection queue); a statement may skip that
  * queue (SqliteDirect) where this class says so.
  */
@@ -45,7 +48,11 @@ export class SqliteGroupCommit {
   /** Transaction control, prepared once (exec() would parse it every time). */
   private readonly control: Record<"begin" | "savepoint" | "release" | "rollbackTo" | "commit" | "rollback", { run(): unknown }>;
 
-  constructor(private readonly writer: BetterSqlite3) {
+  constructor(
+    private readonly writer: BetterSqlite3,
+    /** Syncs the WAL after each commit; the batch is durable once it has. */
+    readonly wal: WalFlusher,
+  ) {
     this.control = {
       // IMMEDIATE: the write lock now, not at the first write, where another process holding it
       // would make SQLite give up without waiting.
@@ -140,9 +147,11 @@ export class SqliteGroupCommit {
    */
   runOutside<R>(query: CompiledQuery<R>): QueryResult<R> | Promise<QueryResult<R>> | undefined {
     if (this.inTransaction) return undefined;
-    const result = runOn(this.writer, query);
     const batch = this.batch;
-    return batch ? batch.durable.then(() => result) : result;
+    const result = runOn(this.writer, query);
+    if (batch) return batch.durable.then(() => result);
+    const wait = this.writer.prepare(query.sql).readonly ? this.wal.pending : this.wal.flush();
+    return wait ? wait.then(() => result) : result;
   }
 
   /** A statement of the running transaction. */
@@ -150,12 +159,15 @@ export class SqliteGroupCommit {
     return runOn(this.writer, query);
   }
 
-  /** Closing the database: commits what is open, or fails it if a transaction is still running. */
-  close(): void {
+  /**
+   * Closing the database: commits what is open, or fails it if a transaction is still running;
+   * resolves once the syncs asked for are done.
+   */
+  async close(): Promise<void> {
     const batch = this.batch;
-    if (!batch) return;
-    if (!this.inTransaction) this.commit(batch);
-    else this.fail(batch, new Error("the database was closed before this transaction committed"));
+    if (batch && !this.inTransaction) this.commit(batch);
+    else if (batch) this.fail(batch, new Error("the database was closed before this transaction committed"));
+    await this.wal.close();
   }
 
   private commitSoon(batch: Batch): void {
@@ -182,7 +194,13 @@ export class SqliteGroupCommit {
     }
     this.stats.commits++;
     this.stats.transactions += batch.transactions;
-    batch.settle();
+    this.wal.flush().then(
+      () => batch.settle(),
+      (e: Error) => {
+        this.stats.failures++;
+        batch.settle(e);
+      },
+    );
   }
 
   private fail(batch: Batch, err: Error): void {
@@ -327,7 +345,7 @@ class GroupCommitDriver implements Driver {
     return this.inner.releaseConnection(c);
   }
   async destroy(): Promise<void> {
-    this.group.close();
+    await this.group.close();
     await this.inner.destroy();
   }
 }

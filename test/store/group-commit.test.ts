@@ -8,6 +8,7 @@ import { CompiledQuery, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../../src/store/open.js";
 import { SqliteGroupCommit } from "../../src/store/sqlite-group-commit.js";
+import { WalFlusher } from "../../src/store/sqlite-wal-flush.js";
 import type { Store } from "../../src/store/store.js";
 import { recordAudit } from "../../src/domain/audit.js";
 import { auditEvent } from "../helpers/store.js";
@@ -122,13 +123,13 @@ describe("SQLite group commit", () => {
     const db = new Database(join(dir, "closing.sqlite"));
     db.pragma("journal_mode = WAL");
     db.exec("create table t (name text)");
-    const group = new SqliteGroupCommit(db);
+    const group = new SqliteGroupCommit(db, new WalFlusher(join(dir, "closing.sqlite-wal")));
     const insert = (name: string) => CompiledQuery.raw("insert into t (name) values (?)", [name]);
 
     group.begin();
     group.runInside(insert("released"));
     const released = group.release();
-    group.close();
+    await group.close();
     await expect(released.durable).resolves.toBeUndefined();
     expect(released.transactions).toBe(1);
     expect(db.inTransaction).toBe(false);
@@ -137,7 +138,7 @@ describe("SQLite group commit", () => {
     group.begin();
     group.runInside(insert("running"));
     const running = group.current!;
-    group.close();
+    await group.close();
     db.close();
     await expect(running.durable).rejects.toThrow(/closed before this transaction committed/);
   });
