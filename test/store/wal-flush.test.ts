@@ -146,12 +146,43 @@ describe("SQLite group commit with the WAL's sync", () => {
     expect(group.runOutside(count)).toEqual({ rows: [{ n: 2 }] });
   });
 
+  it("keeps a batch open while a sync runs, and commits what it gathered when that sync ends", async () => {
+    const commits = group.stats.commits;
+    group.begin();
+    group.runInside(insert("first"));
+    const first = group.release();
+    await new Promise((r) => setImmediate(r));
+    expect(group.stats.commits).toBe(commits + 1);
+    expect(calls).toHaveLength(3);
+    // Three more transactions in later turns, while that commit's sync runs: one batch, still open.
+    const later: ReturnType<typeof group.release>[] = [];
+    for (const name of ["second", "third", "fourth"]) {
+      group.begin();
+      group.runInside(insert(name));
+      later.push(group.release());
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(new Set(later).size).toBe(1);
+    expect(group.stats.commits).toBe(commits + 1);
+    expect(db.inTransaction).toBe(true);
+
+    calls[2]!.finish();
+    await first.durable;
+    await new Promise((r) => setImmediate(r));
+    expect(group.stats.commits).toBe(commits + 2);
+    expect(later[0]!.transactions).toBe(3);
+    expect(calls).toHaveLength(4);
+    expect(await settled(later[0]!.durable)).toBe("pending");
+    calls[3]!.finish();
+    await later[0]!.durable;
+  });
+
   it("fails the transactions of a batch whose sync failed", async () => {
     group.begin();
     group.runInside(insert("b"));
     const batch = group.release();
     await new Promise((r) => setImmediate(r));
-    calls[2]!.finish(Object.assign(new Error("EIO"), { code: "EIO" }));
+    calls[4]!.finish(Object.assign(new Error("EIO"), { code: "EIO" }));
     await expect(batch.durable).rejects.toThrow(/could not be written to disk/);
     expect(group.stats.failures).toBe(1);
   });
