@@ -51,9 +51,13 @@ export function startCheckpointer(file: string): Checkpointer {
   // A failing checkpointer must not take the server down: the writer's own checkpoints remain.
   worker.on("error", () => {});
   worker.unref();
+  // One that already ended (an error) will send nothing more: stopping it must not wait.
+  let exited = false;
+  worker.once("exit", () => (exited = true));
   let stopped: Promise<void> | undefined;
   return {
     stop() {
+      if (exited) return Promise.resolve();
       stopped ??= new Promise<void>((resolve) => {
         worker.once("exit", () => resolve());
         worker.once("message", () => void worker.terminate());

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,5 +36,24 @@ describe("SQLite checkpoints beside the event loop", () => {
     await store.close();
     // The last connection to close checkpoints everything and removes the WAL.
     expect(() => statSync(`${file}-wal`)).toThrow();
+  });
+
+  it("closes the database when the checkpointer has died", () => {
+    // A worker inherits the process's flags: under --input-type=module its CommonJS source fails
+    // at once. Closing waited for an answer from it that never came.
+    const open = join(import.meta.dirname, "../../dist/store/open.js");
+    const script = `
+      const { openStore } = await import(${JSON.stringify(open)});
+      const store = await openStore({ url: "sqlite:dead-checkpointer.sqlite", dataDir: ${JSON.stringify(dir)} });
+      const alive = setInterval(() => {}, 1000);
+      await new Promise((r) => setTimeout(r, 500));
+      await store.close();
+      clearInterval(alive);
+      process.stdout.write("closed");
+    `;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 20_000 });
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toBe("closed");
+    expect(run.status).toBe(0);
   });
 });
