@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import { link, mkdir, open as openFile, unlink } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
+import { syncDirectory } from "../sync-directory.js";
 
 /**
  * Secrets at rest (SPEC §12): AES-256-GCM under a key-encryption key (KEK).
@@ -120,5 +121,7 @@ async function createKekFile(path: string): Promise<Buffer> {
   } finally {
     await unlink(temp).catch(() => undefined);
   }
+  // The sealed CA key is useless without this file: its name must survive a power cut as well.
+  syncDirectory(dirname(path));
   return key;
 }

@@ -11,6 +11,7 @@ import { DIRECTORY_CHANNEL, PgChangeListener } from "./pg-change-listener.js";
 import { holdBackStatements, writeTogether, type Query } from "./pg-held-back.js";
 import { GroupCommitSqliteDialect, SqliteGroupCommit } from "./sqlite-group-commit.js";
 import { WalFlusher } from "./sqlite-wal-flush.js";
+import { syncDirectory } from "../sync-directory.js";
 
 export interface OpenOptions {
   /** `sqlite:<path>` (relative to dataDir) or `postgres://…`. */
@@ -89,6 +90,8 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
   sqlite.pragma(`wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`);
   // After the writer's checkpoint lets the WAL start over, its file is cut back to this size.
   sqlite.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
+  // The database file's name, which nothing else syncs (SQLite syncs the file's data, at checkpoints).
+  syncDirectory(dirname(file));
   const group = new SqliteGroupCommit(sqlite, new WalFlusher(`${file}-wal`));
   const checkpointer = startCheckpointer(file);
   const db = new Kysely<Database>({ dialect: new GroupCommitSqliteDialect({ database: sqlite }, group) });
