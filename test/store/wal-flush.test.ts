@@ -27,6 +27,14 @@ function gatedSync() {
   return { sync, calls };
 }
 
+/** A WalFlusher with a gated sync, on a new file standing in for a WAL. */
+function flusherOnNewFile(name: string) {
+  const file = join(dir, name);
+  writeFileSync(file, "frames");
+  const { sync, calls } = gatedSync();
+  return { file, calls, wal: new WalFlusher(file, sync) };
+}
+
 const settled = async (p: Promise<unknown>) => {
   let state = "pending";
   p.then(
@@ -39,10 +47,7 @@ const settled = async (p: Promise<unknown>) => {
 
 describe("WalFlusher", () => {
   it("runs one sync at a time; flushes asked for while one runs share the next, which starts after it", async () => {
-    const file = join(dir, "one-at-a-time-wal");
-    writeFileSync(file, "frames");
-    const { sync, calls } = gatedSync();
-    const wal = new WalFlusher(file, sync);
+    const { file, calls, wal } = flusherOnNewFile("one-at-a-time-wal");
 
     const first = wal.flush();
     expect(wal.flush()).not.toBe(first); // asked while the first runs: it may not cover this write
@@ -69,10 +74,7 @@ describe("WalFlusher", () => {
   });
 
   it("fails the flush whose sync failed and every later one, as the disk's state is then unknown", async () => {
-    const file = join(dir, "failing-wal");
-    writeFileSync(file, "frames");
-    const { sync, calls } = gatedSync();
-    const wal = new WalFlusher(file, sync);
+    const { calls, wal } = flusherOnNewFile("failing-wal");
     const first = wal.flush();
     calls[0]!.finish(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
     await expect(first).rejects.toThrow(/could not be written to disk \(EIO\); no change is kept as durable until the server is restarted/);
@@ -82,10 +84,7 @@ describe("WalFlusher", () => {
   });
 
   it("syncs the file now at the path, if it was replaced", async () => {
-    const file = join(dir, "replaced-wal");
-    writeFileSync(file, "frames");
-    const { sync, calls } = gatedSync();
-    const wal = new WalFlusher(file, sync);
+    const { file, calls, wal } = flusherOnNewFile("replaced-wal");
     const first = wal.flush();
     calls[0]!.finish();
     await first;
