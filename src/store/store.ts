@@ -205,7 +205,7 @@ export class Store implements Runner {
 
   /**
    * A number that moves whenever another connection may have changed the directory (users and
-   * groups); undefined while that cannot be known. SQLite: PRAGMA data_version of the server's
+   * groups, and templates' master-secret versions); undefined while that cannot be known. SQLite: PRAGMA data_version of the server's
    * connection, which moves when any other connection commits. PostgreSQL: the directory-change
    * notifications heard (pg-change-listener.ts). Set by openStore on the root Store.
    */
@@ -461,13 +461,21 @@ export class Store implements Runner {
   async masterSecrets(templateUuid: string): Promise<{ version: number; sealed: Buffer }[]> {
     return Q.masterSecrets.all(this, templateUuid);
   }
+  /**
+   * A new version also moves the directory version, so that other PostgreSQL processes, which keep
+   * the newest version while they hear of no change (MasterSecrets.current), read it again.
+   */
   async insertMasterSecret(templateUuid: string, version: number, sealed: Buffer, at: string): Promise<boolean> {
-    const r = await this.db
-      .insertInto("master_secrets")
-      .values({ template_uuid: templateUuid, version, sealed, created_at: at })
-      .onConflict((oc) => oc.doNothing())
-      .executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+    return this.tx(async (tx) => {
+      const r = await tx.db
+        .insertInto("master_secrets")
+        .values({ template_uuid: templateUuid, version, sealed, created_at: at })
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      const inserted = Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+      if (inserted) await tx.nextCounter(DIRECTORY_VERSION);
+      return inserted;
+    });
   }
 
   // ---- requests

@@ -1,5 +1,7 @@
-// The newest master-secret version is read once on SQLite while no other connection writes
-// (PRAGMA data_version), and every time on PostgreSQL; a version added elsewhere is seen at once.
+// The newest master-secret version is read once while no other connection can have added one:
+// on SQLite while PRAGMA data_version stays, on PostgreSQL while no directory-change notification
+// arrives (a new version sends one). Where that cannot be known it is read every time; a version
+// added elsewhere is seen at once (SQLite) or as soon as its notification arrives (PostgreSQL).
 import { randomBytes } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import { seal } from "../../src/crypto/envelope.js";
@@ -7,6 +9,7 @@ import { MasterSecrets } from "../../src/domain/services/master-secrets.js";
 import { openStore } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
 import { storeOfThisPass } from "../helpers/store.js";
+import { ENGINE, ensureTestDatabase, testDatabaseName } from "../helpers/server.js";
 
 const pass = storeOfThisPass("master-secrets");
 const kek = randomBytes(32);
@@ -24,6 +27,7 @@ describe("MasterSecrets.current", () => {
       expect(again.version).toBe(1);
       expect(again.secret.export()).toEqual(first.secret.export());
     }
+    // The pass's PostgreSQL store does not listen for changes (as the admin CLI): it reads.
     expect(reads).toHaveBeenCalledTimes(pass.store.engine === "sqlite" ? 0 : 3);
     reads.mockRestore();
   });
@@ -44,4 +48,42 @@ describe("MasterSecrets.current", () => {
       if (other !== pass.store) await other.close();
     }
   });
+
+  it.runIf(ENGINE === "postgres")("keeps the newest version on a server process until another process adds one, and hears of it", async () => {
+    const url = await ensureTestDatabase(testDatabaseName(pass.dir));
+    const open = () => openStore({ url, dataDir: pass.dir, listenForDirectoryChanges: true });
+    const [a, b] = [await open(), await open()];
+    try {
+      const template = "6f1c7d52-0000-4000-8000-000000000003";
+      const onA = new MasterSecrets(a, kek);
+      await until(() => a.outsideChanges?.() !== undefined);
+      expect((await onA.current(template)).version).toBe(1);
+      // Version 1's own notification moves the count once; from then on nothing is read.
+      await new Promise((r) => setTimeout(r, 200));
+      await onA.current(template);
+      const reads = vi.spyOn(a, "masterSecrets");
+      for (let i = 0; i < 3; i++) expect((await onA.current(template)).version).toBe(1);
+      expect(reads).toHaveBeenCalledTimes(0);
+
+      const secret = randomBytes(32);
+      expect(await b.insertMasterSecret(template, 2, seal(kek, secret, `openclm:master-secret:${template}:2`), new Date().toISOString())).toBe(true);
+      let now = await onA.current(template);
+      for (const end = Date.now() + 5_000; now.version !== 2 && Date.now() < end; ) {
+        await new Promise((r) => setTimeout(r, 20));
+        now = await onA.current(template);
+      }
+      expect(now.version).toBe(2);
+      expect(now.secret.export()).toEqual(secret);
+      expect(reads).toHaveBeenCalled();
+      reads.mockRestore();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
 });
+
+async function until(cond: () => boolean): Promise<void> {
+  for (const end = Date.now() + 5_000; !cond() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+  expect(cond()).toBe(true);
+}

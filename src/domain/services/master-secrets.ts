@@ -17,15 +17,18 @@ export class MasterSecrets {
   ) {}
 
   /**
-   * The newest version per template, on SQLite, with the PRAGMA data_version it was read at: while
-   * no other connection has written, only this object adds versions (rotate), so it still holds.
-   * (Read twice per enrollment otherwise. PostgreSQL has no such signal: read there every time.)
+   * The newest version per template, with the count of other connections' changes it was read at
+   * (Store.outsideChanges): while that has not moved, only this object adds versions (rotate), so
+   * it still holds. On SQLite the count is PRAGMA data_version; on PostgreSQL the directory-change
+   * notifications, which a new version also sends (Store.insertMasterSecret). Read twice per
+   * enrollment otherwise, two of about thirty round trips on PostgreSQL. Where the count is
+   * unknown (the admin CLI, a listener reconnecting), read every time.
    */
   private readonly newest = new Map<string, { version: number; secret: KeyObject; outside: number }>();
 
   /** The newest version, creating version 1 on first use. */
   async current(templateUuid: string): Promise<{ version: number; secret: KeyObject }> {
-    const outside = this.store.engine === "sqlite" ? this.store.root.outsideChanges?.() : undefined;
+    const outside = this.store.root.outsideChanges?.();
     const known = this.newest.get(templateUuid);
     if (known && outside !== undefined && known.outside === outside) return { version: known.version, secret: known.secret };
     const rows = await this.store.masterSecrets(templateUuid);
