@@ -1,6 +1,6 @@
 import { Kysely, Migrator, PostgresDialect } from "kysely";
 import { createHash } from "node:crypto";
-import { chmodSync, closeSync, mkdirSync, openSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { Database } from "./schema.js";
 import { migrationProvider } from "./migrations.js";
@@ -72,6 +72,7 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
   const file = isAbsolute(rel) ? rel : resolve(opts.dataDir, rel);
   mkdirSync(dirname(file), { recursive: true });
   // Password hashes and sealed keys live here: owner-only, and the WAL files inherit the mode.
+  const created = !existsSync(file);
   closeSync(openSync(file, "a", 0o600));
   chmodSync(file, 0o600);
   const sqlite = new BetterSqlite3(file);
@@ -90,8 +91,8 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
   sqlite.pragma(`wal_autocheckpoint = ${WRITER_AUTOCHECKPOINT_PAGES}`);
   // After the writer's checkpoint lets the WAL start over, its file is cut back to this size.
   sqlite.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
-  // The database file's name, which nothing else syncs (SQLite syncs the file's data, at checkpoints).
-  syncDirectory(dirname(file));
+  // A new database file's name, which nothing else syncs (SQLite syncs the file's data, at checkpoints).
+  if (created) syncDirectory(dirname(file));
   const group = new SqliteGroupCommit(sqlite, new WalFlusher(`${file}-wal`));
   const checkpointer = startCheckpointer(file);
   const db = new Kysely<Database>({ dialect: new GroupCommitSqliteDialect({ database: sqlite }, group) });

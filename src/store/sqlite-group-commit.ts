@@ -148,9 +148,10 @@ export class SqliteGroupCommit {
   runOutside<R>(query: CompiledQuery<R>): QueryResult<R> | Promise<QueryResult<R>> | undefined {
     if (this.inTransaction) return undefined;
     const batch = this.batch;
-    const result = runOn(this.writer, query);
+    const statement = this.writer.prepare(query.sql);
+    const result = runPrepared(statement, query);
     if (batch) return batch.durable.then(() => result);
-    const wait = this.writer.prepare(query.sql).readonly ? this.wal.pending : this.wal.flush();
+    const wait = statement.readonly ? this.wal.pending : this.wal.flush();
     return wait ? wait.then(() => result) : result;
   }
 
@@ -246,7 +247,10 @@ export class Batch {
 }
 
 function runOn<R>(sqlite: BetterSqlite3, query: CompiledQuery<R>): QueryResult<R> {
-  const statement = sqlite.prepare(query.sql);
+  return runPrepared(sqlite.prepare(query.sql), query);
+}
+
+function runPrepared<R>(statement: Statement, query: CompiledQuery<R>): QueryResult<R> {
   const parameters = query.parameters as unknown[];
   if (statement.reader) return { rows: rowsOf(statement, parameters) as R[] };
   const { changes, lastInsertRowid } = statement.run(parameters);

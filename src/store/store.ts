@@ -205,9 +205,10 @@ export class Store implements Runner {
 
   /**
    * A number that moves whenever another connection may have changed the directory (users and
-   * groups, and templates' master-secret versions); undefined while that cannot be known. SQLite: PRAGMA data_version of the server's
-   * connection, which moves when any other connection commits. PostgreSQL: the directory-change
-   * notifications heard (pg-change-listener.ts). Set by openStore on the root Store.
+   * groups, and templates' master-secret versions); undefined while that cannot be known. SQLite:
+   * PRAGMA data_version of the server's connection, which moves when any other connection commits.
+   * PostgreSQL: the directory-change notifications heard (pg-change-listener.ts). Set by openStore
+   * on the root Store.
    */
   outsideChanges?: () => number | undefined;
   /** SQLite only: runs compiled statements without kysely's connection queue where that is safe. Set by openStore on the root Store. */

@@ -10,6 +10,7 @@ import { openStore } from "../../src/store/open.js";
 import { Store } from "../../src/store/store.js";
 import { storeOfThisPass } from "../helpers/store.js";
 import { ENGINE, ensureTestDatabase, testDatabaseName } from "../helpers/server.js";
+import { until } from "../pg/support.js";
 
 const pass = storeOfThisPass("master-secrets");
 const kek = randomBytes(32);
@@ -56,7 +57,7 @@ describe("MasterSecrets.current", () => {
     try {
       const template = "6f1c7d52-0000-4000-8000-000000000003";
       const onA = new MasterSecrets(a, kek);
-      await until(() => a.outsideChanges?.() !== undefined);
+      expect(await until(async () => a.outsideChanges?.() !== undefined)).toBe(true);
       expect((await onA.current(template)).version).toBe(1);
       // Version 1's own notification moves the count once; from then on nothing is read.
       await new Promise((r) => setTimeout(r, 200));
@@ -68,10 +69,7 @@ describe("MasterSecrets.current", () => {
       const secret = randomBytes(32);
       expect(await b.insertMasterSecret(template, 2, seal(kek, secret, `openclm:master-secret:${template}:2`), new Date().toISOString())).toBe(true);
       let now = await onA.current(template);
-      for (const end = Date.now() + 5_000; now.version !== 2 && Date.now() < end; ) {
-        await new Promise((r) => setTimeout(r, 20));
-        now = await onA.current(template);
-      }
+      await until(async () => (now = await onA.current(template)).version === 2);
       expect(now.version).toBe(2);
       expect(now.secret.export()).toEqual(secret);
       expect(reads).toHaveBeenCalled();
@@ -82,8 +80,3 @@ describe("MasterSecrets.current", () => {
     }
   });
 });
-
-async function until(cond: () => boolean): Promise<void> {
-  for (const end = Date.now() + 5_000; !cond() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
-  expect(cond()).toBe(true);
-}
