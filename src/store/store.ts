@@ -145,11 +145,15 @@ const Q = {
  * how many expected states), like the statements above. Undefined values are left out, as kysely does.
  */
 const shapes = new Map<string, Prepared<never, unknown[]>>();
-function byShape(key: string, build: (db: Kysely<Database>, a: <I extends number>(i: I) => unknown) => Compilable<never>): Prepared<never, unknown[]> {
+function byShape(
+  key: string,
+  build: (db: Kysely<Database>, a: <I extends number>(i: I) => unknown) => Compilable<never>,
+  opts?: { answerNotNeeded?: boolean },
+): Prepared<never, unknown[]> {
   let p = shapes.get(key);
   if (!p) {
     if (shapes.size >= 500) shapes.clear();
-    shapes.set(key, (p = new Prepared<never, unknown[]>(build as never)));
+    shapes.set(key, (p = new Prepared<never, unknown[]>(build as never, opts)));
   }
   return p;
 }
@@ -480,8 +484,14 @@ export class Store implements Runner {
   }
 
   // ---- requests
+  /**
+   * On PostgreSQL, inside a transaction, the row goes out with the transaction's next statement or
+   * its COMMIT (its answer tells nothing: a failure fails that statement, and so the transaction).
+   */
   async insertRequest(row: RequestRow): Promise<void> {
-    await this.insertRow("requests", row, "error");
+    const keys = definedKeys(row);
+    const statement = byShape(`insert requests ${keys.join(",")}`, (db, a) => db.insertInto("requests").values(markers(keys, a) as never), { answerNotNeeded: true });
+    await statement.execute(this, ...keys.map((k) => (row as Record<string, unknown>)[k]));
   }
   async requestByUuid(uuid: string, forUpdate = false): Promise<RequestRow | undefined> {
     const q = forUpdate && this.engine === "postgres" ? Q.requestByUuidForUpdate : Q.requestByUuid;
@@ -883,14 +893,16 @@ export class Store implements Runner {
    * Inserts one row; `onConflict`: "error" (the default of SQL), "ignore" any unique conflict, or
    * ignore a conflict on these columns. True when the row was inserted.
    */
-  private async insertRow(table: "requests" | "smartcards" | "certificates", row: object, onConflict: "error" | "ignore" | string[]): Promise<boolean> {
+  /** Inserts a row unless it conflicts (on any unique index, or on these columns); false if it did. */
+  private async insertRow(table: "smartcards" | "certificates", row: object, onConflict: "ignore" | string[]): Promise<boolean> {
     const keys = definedKeys(row);
     const conflict = typeof onConflict === "string" ? onConflict : onConflict.join(",");
-    const statement = byShape(`insert ${table} ${keys.join(",")} ${conflict}`, (db, a) => {
-      const q = db.insertInto(table).values(markers(keys, a) as never);
-      if (onConflict === "error") return q;
-      return q.onConflict((oc) => (onConflict === "ignore" ? oc : oc.columns(onConflict as never)).doNothing());
-    });
+    const statement = byShape(`insert ${table} ${keys.join(",")} ${conflict}`, (db, a) =>
+      db
+        .insertInto(table)
+        .values(markers(keys, a) as never)
+        .onConflict((oc) => (onConflict === "ignore" ? oc : oc.columns(onConflict as never)).doNothing()),
+    );
     return affected(await statement.execute(this, ...keys.map((k) => (row as Record<string, unknown>)[k])));
   }
 

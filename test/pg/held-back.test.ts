@@ -5,7 +5,8 @@
 // back or not) failing the transaction and leaving the connection fit for the next one.
 import { sql } from "kysely";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Store } from "../../src/store/store.js";
+import { randomUUID } from "node:crypto";
+import type { RequestRow, Store } from "../../src/store/store.js";
 import type { AuditRecordColumns } from "../../src/store/schema.js";
 import { PG_AVAILABLE, query, scratchDatabase, SKIP_REASON } from "./support.js";
 
@@ -97,6 +98,39 @@ describe.skipIf(!PG_AVAILABLE)(`transactions on PostgreSQL with BEGIN sent along
     // Outside a transaction there is nothing to wait for: it is written at once.
     await store.insertPendingAudit(record("held-3"));
     expect(await pendingRecords("held-3")).toBe(1);
+  });
+
+  it("write a new request's row with what comes after it, and fail the transaction at the COMMIT if the row fails", async () => {
+    const at = new Date().toISOString();
+    const row: RequestRow = {
+      uuid: randomUUID(), type: 1, workflow: "Enroll", status: 1, flags: 0, data_collection: "[]",
+      originator_uuid: randomUUID(), target_uuid: randomUUID(), submitted_at: at, completed_at: null,
+      new_profile_uuid: null, old_profile_uuid: null, new_smartcard_uuid: null, old_smartcard_uuid: null,
+      priority: 0, comment: "", template_uuid: randomUUID(), template_version: 1, approvals_needed: 0,
+      responses_released: 0, new_key_version: null, csr_fingerprints: null, revocation_reason: null, updated_at: at,
+    };
+    let answered = 0;
+    await store.tx(async (tx) => {
+      await tx.insertRequest(row);
+      answered++;
+      await tx.insertPendingAudit(record("held-7"));
+    });
+    expect((await store.requestByUuid(row.uuid))?.workflow).toBe("Enroll");
+    expect(await pendingRecords("held-7")).toBe(1);
+    // The same uuid again: answered as done, then the COMMIT written with it fails with its error
+    // and takes the counter and the record with it.
+    await expect(
+      store.tx(async (tx) => {
+        await tx.nextCounter("held_e");
+        await tx.insertRequest({ ...row, workflow: "Renew" });
+        answered++;
+        await tx.insertPendingAudit(record("held-8"));
+      }),
+    ).rejects.toThrow(/duplicate key value violates unique constraint/);
+    expect(answered).toBe(2);
+    expect((await store.requestByUuid(row.uuid))?.workflow).toBe("Enroll");
+    expect(await counter("held_e")).toBeUndefined();
+    expect(await pendingRecords("held-8")).toBe(0);
   });
 
   it("fail the transaction at its next statement or its COMMIT when the held-back statement fails", async () => {
