@@ -1,7 +1,7 @@
 // Assembles a running server from a configuration: data dir, KEK, database, CA, templates, HTTP.
 import "reflect-metadata";
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { makeDirectory } from "./sync-directory.js";
 import type { Logger } from "pino";
 import { serverLogger } from "./logging.js";
 import type { OpenClmConfig } from "./config/types.js";
@@ -40,7 +40,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const logger = opts.logger ?? serverLogger(process.env.OPENCLM_LOG_LEVEL ?? "info");
   // Unusable certificate files stop start-up before anything is created.
   const tlsFiles = opts.config.server.tls && !("self" in opts.config.server.tls) ? loadTlsFiles(opts.config.server.tls.certFile, opts.config.server.tls.keyFile) : undefined;
-  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  makeDirectory(opts.dataDir, 0o700);
   const kek = await loadKek(opts.config.keyEncryptionKey, opts.dataDir);
   const store = await openStore({
     url: opts.config.database,

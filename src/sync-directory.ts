@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 
 /**
  * Makes the names in a directory durable: a file's data can be synced and its name still be lost
@@ -11,5 +12,19 @@ export function syncDirectory(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * `mkdir -p` whose new directories keep their names through a power cut, like the files made in
+ * them: each directory it creates is synced in its parent. Nothing is synced when dir exists.
+ */
+export function makeDirectory(dir: string, mode?: number): void {
+  const first = mkdirSync(dir, { recursive: true, mode });
+  if (first === undefined) return;
+  const top = resolve(first);
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    syncDirectory(dirname(d));
+    if (d === top) break;
   }
 }

@@ -1,5 +1,5 @@
 import cluster, { type Worker } from "node:cluster";
-import { mkdirSync } from "node:fs";
+import { makeDirectory } from "../sync-directory.js";
 import type { OpenClmConfig } from "../config/types.js";
 import { loadKek } from "../crypto/envelope.js";
 
@@ -20,7 +20,7 @@ const STOP_TIMEOUT_MS = 15_000;
 
 export async function runCluster(workers: number, config: OpenClmConfig, dataDir: string): Promise<void> {
   // The key-encryption key file is created by the first start; made here once, not raced by N workers.
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  makeDirectory(dataDir, 0o700);
   await loadKek(config.keyEncryptionKey, dataDir);
 
   let stopping = false;

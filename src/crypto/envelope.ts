@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
-import { link, mkdir, open as openFile, unlink } from "node:fs/promises";
+import { link, open as openFile, unlink } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { syncDirectory } from "../sync-directory.js";
+import { makeDirectory, syncDirectory } from "../sync-directory.js";
 
 /**
  * Secrets at rest (SPEC §12): AES-256-GCM under a key-encryption key (KEK).
@@ -101,7 +101,7 @@ async function readKekFile(path: string): Promise<Buffer | undefined> {
  * read a half-written file.
  */
 async function createKekFile(path: string): Promise<Buffer> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  makeDirectory(dirname(path), 0o700);
   const key = randomBytes(KEK_BYTES);
   const temp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   const handle = await openFile(temp, "wx", 0o600);

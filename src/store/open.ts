@@ -1,6 +1,6 @@
 import { Kysely, Migrator, PostgresDialect } from "kysely";
 import { createHash } from "node:crypto";
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { Database } from "./schema.js";
 import { migrationProvider } from "./migrations.js";
@@ -11,7 +11,7 @@ import { DIRECTORY_CHANNEL, PgChangeListener } from "./pg-change-listener.js";
 import { holdBackStatements, writeTogether, type Query } from "./pg-held-back.js";
 import { GroupCommitSqliteDialect, SqliteGroupCommit } from "./sqlite-group-commit.js";
 import { WalFlusher } from "./sqlite-wal-flush.js";
-import { syncDirectory } from "../sync-directory.js";
+import { makeDirectory, syncDirectory } from "../sync-directory.js";
 
 export interface OpenOptions {
   /** `sqlite:<path>` (relative to dataDir) or `postgres://…`. */
@@ -70,7 +70,7 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
   const { default: BetterSqlite3 } = await import("better-sqlite3");
   const rel = opts.url.replace(/^sqlite:(\/\/)?/, "");
   const file = isAbsolute(rel) ? rel : resolve(opts.dataDir, rel);
-  mkdirSync(dirname(file), { recursive: true });
+  makeDirectory(dirname(file));
   // Password hashes and sealed keys live here: owner-only, and the WAL files inherit the mode.
   const created = !existsSync(file);
   closeSync(openSync(file, "a", 0o600));

@@ -1,5 +1,6 @@
 // The files the server makes once, the key-encryption key and the SQLite database, keep their
-// names through a power cut: their directory is synced after they are made (src/sync-directory.ts).
+// names through a power cut: their directory is synced after they are made, and so is the parent
+// of each directory made for them (src/sync-directory.ts).
 // Seen from outside with strace, on a real process: the order of the system calls is the proof.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -13,7 +14,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("files made once", () => {
   it("sync their directory after the key-encryption key is linked into place and the database is opened", () => {
-    const data = join(dir, "data");
+    // Two directories that do not exist yet: each one's name is synced in its parent.
+    const data = join(dir, "new", "data");
     const trace = join(dir, "strace.out");
     const script = `
       const { loadKek } = await import(${JSON.stringify(join(repo, "dist/crypto/envelope.js"))});
@@ -23,7 +25,7 @@ describe("files made once", () => {
       const store = await openStore({ url: "sqlite:openclm.db", dataDir: ${JSON.stringify(data)} });
       await store.close();
     `;
-    const run = spawnSync("strace", ["-f", "-qq", "-y", "-e", "trace=fsync,link,linkat,write", "-o", trace, process.execPath, "--input-type=module", "-e", script], {
+    const run = spawnSync("strace", ["-f", "-qq", "-y", "-e", "trace=fsync,link,linkat,write,mkdir,mkdirat", "-o", trace, process.execPath, "--input-type=module", "-e", script], {
       encoding: "utf8",
     });
     expect(run.error, "strace must be installed (apt-get install -y strace)").toBeUndefined();
@@ -38,5 +40,13 @@ describe("files made once", () => {
     // One between the link and the key's first use, one once the database is open.
     expect(dirSyncs.some((i) => i > linked && i < kekAnnounced)).toBe(true);
     expect(dirSyncs.some((i) => i > kekAnnounced)).toBe(true);
+    // The new directories: each synced in its parent after it is made and before the key file is.
+    const madeData = at(new RegExp(`mkdir(at)?\\(.*"${data}"`));
+    const syncedIn = (parent: string) => lines.findIndex((l, i) => i > madeData && l.includes("fsync(") && l.includes(`<${parent}>`));
+    expect(madeData).toBeGreaterThan(-1);
+    for (const parent of [dir, join(dir, "new")]) {
+      expect(syncedIn(parent), parent).toBeGreaterThan(madeData);
+      expect(syncedIn(parent), parent).toBeLessThan(linked);
+    }
   });
 });
