@@ -8,11 +8,42 @@
 /** Prefix of a statement whose answer is not needed (a SQL comment, harmless if it reached PostgreSQL). */
 export const ANSWER_NOT_NEEDED = "/* openclm:answer-not-needed */ ";
 
+const ANSWER_LATER = "/* openclm:answer-later:";
+const laterAnswers = new Map<string, { resolve: (answer: unknown) => void; reject: (err: unknown) => void }>();
+let lastTag = 0;
+
+/**
+ * For a statement whose answer its caller needs, but not before the transaction's next statement:
+ * the prefix to put before its SQL, and the answer, which arrives once the statement has gone out
+ * (held back like ANSWER_NOT_NEEDED) with that next statement or the COMMIT. The answer rejects if
+ * the statement fails, or is dropped by a ROLLBACK before it was sent; nobody need await it then.
+ */
+export function answerLater(): { prefix: string; answer: Promise<unknown>; drop(err: unknown): void } {
+  const tag = String(++lastTag);
+  const answer = new Promise<unknown>((resolve, reject) => laterAnswers.set(tag, { resolve, reject }));
+  answer.catch(() => {});
+  // For a statement that never reached the connection (its caller failed first).
+  const drop = (err: unknown) => void deliver(tag, Promise.reject(err));
+  return { prefix: `${ANSWER_LATER}${tag} */ `, answer, drop };
+}
+
+/** Hands a statement's answer to whoever asked for it with answerLater. */
+function deliver(tag: string, answer: Promise<unknown>): Promise<unknown> {
+  const waiting = laterAnswers.get(tag);
+  laterAnswers.delete(tag);
+  if (waiting) answer.then(waiting.resolve, waiting.reject);
+  return answer;
+}
+
+const DROPPED = () => new Error("the transaction was rolled back before this statement was sent");
+
 export type Query = (text: unknown, values?: unknown, callback?: unknown) => Promise<unknown>;
 
 interface Held {
   text: string;
   values?: unknown;
+  /** answerLater's tag: who gets the answer. */
+  tag?: string;
 }
 const BEGIN: Held = { text: "begin" };
 // An answer for what was not sent (yet). rowCount is a number because kysely converts it for
@@ -22,7 +53,8 @@ const answered = (command: string) => Promise.resolve({ command, rowCount: 0, ro
 /**
  * Wraps a pooled connection's query function. Held back: BEGIN (a transaction that then makes no
  * statement sends nothing at all), and inside a transaction each statement marked
- * ANSWER_NOT_NEEDED, which is answered at once as done. What is held back goes out before the
+ * ANSWER_NOT_NEEDED, which is answered at once as done, and each one with answerLater's prefix,
+ * whose answer goes to its caller once it has gone out. What is held back goes out before the
  * next statement, in the same write (the connection is wrapped in writeTogether), and that
  * statement's caller gets the first error of all of them: a held-back statement that fails makes
  * the next statement, or the COMMIT, fail, so the transaction is rolled back and its caller told,
@@ -48,7 +80,10 @@ export function holdBackStatements(query: Query): Query {
           // BEGIN still held: nothing of the transaction reached PostgreSQL, unless a COMMIT now
           // carries what is held with it.
           const nothingSent = held[0] === BEGIN && (word === "rollback" || held.length === 1);
-          if (word === "rollback" || nothingSent) held = [];
+          if (word === "rollback" || nothingSent) {
+            for (const h of held) if (h.tag) deliver(h.tag, Promise.reject(DROPPED()));
+            held = [];
+          }
           if (nothingSent) return answered(word.toUpperCase());
         }
       } else if (text.startsWith(ANSWER_NOT_NEEDED)) {
@@ -56,10 +91,17 @@ export function holdBackStatements(query: Query): Query {
         if (!inTransaction) return query(statement, values);
         held.push({ text: statement, values });
         return answered(statement.slice(0, statement.indexOf(" ")).toUpperCase());
+      } else if (text.startsWith(ANSWER_LATER)) {
+        const end = text.indexOf(" */ ");
+        const tag = text.slice(ANSWER_LATER.length, end);
+        const statement = text.slice(end + 4);
+        if (!inTransaction) return deliver(tag, query(statement, values));
+        held.push({ text: statement, values, tag });
+        return answered(statement.slice(0, statement.indexOf(" ")).toUpperCase());
       }
     }
     if (held.length === 0) return query(text, values, callback);
-    const answers = held.map((h) => query(h.text, h.values));
+    const answers = held.map((h) => (h.tag ? deliver(h.tag, query(h.text, h.values)) : query(h.text, h.values)));
     held = [];
     answers.push(query(text, values, callback));
     return Promise.all(answers).then((all) => all[all.length - 1]);

@@ -14,6 +14,7 @@ import type {
 } from "./schema.js";
 import { SessionStore } from "./sessions.js";
 import { Prepared, type Runner } from "./prepared.js";
+import { answerLater } from "./pg-held-back.js";
 import type { SqliteDirect } from "./sqlite-direct.js";
 import type { Batch } from "./sqlite-group-commit.js";
 
@@ -504,6 +505,32 @@ export class Store implements Runner {
   async updateRequest(uuid: string, patch: Updateable<RequestsTable>, expectStatus?: number[], opts: { unsubmitted?: boolean } = {}): Promise<boolean> {
     return this.updateRow("requests", uuid, patch, expectStatus, opts.unsubmitted);
   }
+  /**
+   * updateRequest for a caller that can issue the transaction's next statement before it reads the
+   * answer (a failure then undoes both): on PostgreSQL, inside a transaction, the update goes out
+   * with that next statement or the COMMIT, one round trip for both (pg-held-back.ts). Resolves at
+   * once with `updated`, which resolves when the answer is in.
+   */
+  async updateRequestAnswerLater(
+    uuid: string,
+    patch: Updateable<RequestsTable>,
+    expectStatus?: number[],
+    opts: { unsubmitted?: boolean } = {},
+  ): Promise<{ updated: Promise<boolean> }> {
+    if (this.engine !== "postgres" || !this.db.isTransaction) return { updated: Promise.resolve(await this.updateRequest(uuid, patch, expectStatus, opts)) };
+    const { prefix, answer, drop } = answerLater();
+    const compiled = this.updateRowStatement("requests", uuid, patch, expectStatus, opts.unsubmitted);
+    try {
+      await this.runCompiled({ ...compiled, sql: prefix + compiled.sql });
+    } catch (e) {
+      drop(e);
+      throw e;
+    }
+    const updated = answer.then((r) => Number((r as { rowCount?: number | null }).rowCount ?? 0) > 0);
+    // Nobody reads it when the next statement failed first (and so rolled the transaction back).
+    updated.catch(() => {});
+    return { updated };
+  }
   /** Atomically counts one response release while under the bound; false when the bound is reached. */
   async takeResponseRelease(uuid: string, bound: number): Promise<boolean> {
     const r = await Q.takeResponseRelease.execute(this, uuid, bound);
@@ -908,6 +935,10 @@ export class Store implements Runner {
 
   /** Updates one row by uuid: compare-and-set on status (expectStatus), and on csr_fingerprints being null (unsubmitted). */
   private async updateRow(table: "requests" | "smartcards", uuid: string, patch: object, expectStatus?: number[], unsubmitted?: boolean): Promise<boolean> {
+    return affected(await this.runCompiled(this.updateRowStatement(table, uuid, patch, expectStatus, unsubmitted)));
+  }
+
+  private updateRowStatement(table: "requests" | "smartcards", uuid: string, patch: object, expectStatus?: number[], unsubmitted?: boolean): CompiledQuery<never> {
     const keys = definedKeys(patch);
     const n = keys.length;
     const statement = byShape(`update ${table} ${keys.join(",")} ${expectStatus?.length ?? "-"} ${!!unsubmitted}`, (db, a) => {
@@ -920,7 +951,7 @@ export class Store implements Runner {
       return q;
     });
     const values = keys.map((k) => (patch as Record<string, unknown>)[k]);
-    return affected(await statement.execute(this, ...values, uuid, ...(expectStatus ?? [])));
+    return statement.compile(this, ...values, uuid, ...(expectStatus ?? []));
   }
 
   async listAudit(filter: {

@@ -35,6 +35,17 @@ const pendingRecords = async (correlationId: string) =>
 
 const counter = async (name: string) => (await query(db.url, "select value from counters where name = $1", [name]))[0]?.value;
 
+function requestRow(): RequestRow {
+  const at = new Date().toISOString();
+  return {
+    uuid: randomUUID(), type: 1, workflow: "Enroll", status: 1, flags: 0, data_collection: "[]",
+    originator_uuid: randomUUID(), target_uuid: randomUUID(), submitted_at: at, completed_at: null,
+    new_profile_uuid: null, old_profile_uuid: null, new_smartcard_uuid: null, old_smartcard_uuid: null,
+    priority: 0, comment: "", template_uuid: randomUUID(), template_version: 1, approvals_needed: 0,
+    responses_released: 0, new_key_version: null, csr_fingerprints: null, revocation_reason: null, updated_at: at,
+  };
+}
+
 describe.skipIf(!PG_AVAILABLE)(`transactions on PostgreSQL with BEGIN sent along with the first statement${SKIP_REASON}`, () => {
   it("keep their writes from other connections until the commit", async () => {
     await store.tx(async (tx) => {
@@ -101,14 +112,7 @@ describe.skipIf(!PG_AVAILABLE)(`transactions on PostgreSQL with BEGIN sent along
   });
 
   it("write a new request's row with what comes after it, and fail the transaction at the COMMIT if the row fails", async () => {
-    const at = new Date().toISOString();
-    const row: RequestRow = {
-      uuid: randomUUID(), type: 1, workflow: "Enroll", status: 1, flags: 0, data_collection: "[]",
-      originator_uuid: randomUUID(), target_uuid: randomUUID(), submitted_at: at, completed_at: null,
-      new_profile_uuid: null, old_profile_uuid: null, new_smartcard_uuid: null, old_smartcard_uuid: null,
-      priority: 0, comment: "", template_uuid: randomUUID(), template_version: 1, approvals_needed: 0,
-      responses_released: 0, new_key_version: null, csr_fingerprints: null, revocation_reason: null, updated_at: at,
-    };
+    const row = requestRow();
     let answered = 0;
     await store.tx(async (tx) => {
       await tx.insertRequest(row);
@@ -131,6 +135,59 @@ describe.skipIf(!PG_AVAILABLE)(`transactions on PostgreSQL with BEGIN sent along
     expect((await store.requestByUuid(row.uuid))?.workflow).toBe("Enroll");
     expect(await counter("held_e")).toBeUndefined();
     expect(await pendingRecords("held-8")).toBe(0);
+  });
+
+  it("send an update whose answer is read later with the next statement, and hand its answer over", async () => {
+    const row = requestRow();
+    await store.tx((tx) => tx.insertRequest(row));
+    // Held back: its own answer arrives once the counter's statement has taken it along.
+    let updated: Promise<boolean> | undefined;
+    let missing: Promise<boolean> | undefined;
+    await store.tx(async (tx) => {
+      updated = (await tx.updateRequestAnswerLater(row.uuid, { comment: "claimed" }, [1], { unsubmitted: true })).updated;
+      missing = (await tx.updateRequestAnswerLater(randomUUID(), { comment: "claimed" }, [1])).updated;
+      await tx.nextCounter("later_a");
+      expect(await updated).toBe(true);
+      expect(await missing).toBe(false);
+    });
+    expect((await store.requestByUuid(row.uuid))?.comment).toBe("claimed");
+    // A compare-and-set that does not match answers false, and writes nothing.
+    await store.tx(async (tx) => {
+      const { updated } = await tx.updateRequestAnswerLater(row.uuid, { comment: "again" }, [2]);
+      await tx.nextCounter("later_a");
+      expect(await updated).toBe(false);
+    });
+    expect((await store.requestByUuid(row.uuid))?.comment).toBe("claimed");
+    // Outside a transaction there is nothing to go along with: it runs at once.
+    expect(await (await store.updateRequestAnswerLater(row.uuid, { comment: "outside" })).updated).toBe(true);
+  });
+
+  it("fail the next statement with the error of an update whose answer is read later, and drop it on a rollback", async () => {
+    const row = requestRow();
+    await store.tx((tx) => tx.insertRequest(row));
+    let answered = 0;
+    let failed: Promise<boolean> | undefined;
+    await expect(
+      store.tx(async (tx) => {
+        await tx.nextCounter("later_b");
+        failed = (await tx.updateRequestAnswerLater(row.uuid, { comment: null as unknown as string })).updated;
+        answered++;
+        await tx.nextCounter("later_b");
+      }),
+    ).rejects.toThrow(/null value in column "comment"/);
+    expect(answered).toBe(1);
+    await expect(failed).rejects.toThrow(/null value in column "comment"/);
+    expect(await counter("later_b")).toBeUndefined();
+    // Never sent: the caller gave up first, and the answer says so.
+    let dropped: Promise<boolean> | undefined;
+    await expect(
+      store.tx(async (tx) => {
+        dropped = (await tx.updateRequestAnswerLater(row.uuid, { comment: "never" })).updated;
+        throw new Error("the caller gives up");
+      }),
+    ).rejects.toThrow("the caller gives up");
+    await expect(dropped).rejects.toThrow(/rolled back before this statement was sent/);
+    expect((await store.requestByUuid(row.uuid))?.comment).toBe("");
   });
 
   it("fail the transaction at its next statement or its COMMIT when the held-back statement fails", async () => {

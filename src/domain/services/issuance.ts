@@ -123,7 +123,9 @@ export class IssuanceService {
     const won = await store
       .tx(async (tx) => {
       // Claims the request (and on PostgreSQL locks its row) only while it is active and unsubmitted.
-      const claimed = await tx.updateRequest(
+      // Its answer is read after the inserts below, which go out with it (one round trip on
+      // PostgreSQL): an unclaimed request rolls them back with the rest.
+      const claim = await tx.updateRequestAnswerLater(
         r.uuid,
         {
           csr_fingerprints: fingerprints,
@@ -135,10 +137,10 @@ export class IssuanceService {
         [...ACTIVE_STATUSES],
         { unsubmitted: true },
       );
-      if (!claimed) return false;
       if (profile) await tx.insertProfile(profile);
       // A lost race rolls the whole transaction back, so no certificate of ours stays half-recorded.
       for (const row of rows) if (!(await tx.insertCertificate(row))) throw new LostRace();
+      if (!(await claim.updated)) throw new LostRace();
       await recordAudit(tx, {
         actorUuid: actor.caller.uuid,
         actorName: actor.caller.name,
