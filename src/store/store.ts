@@ -517,19 +517,32 @@ export class Store implements Runner {
     expectStatus?: number[],
     opts: { unsubmitted?: boolean } = {},
   ): Promise<{ updated: Promise<boolean> }> {
-    if (this.engine !== "postgres" || !this.db.isTransaction) return { updated: Promise.resolve(await this.updateRequest(uuid, patch, expectStatus, opts)) };
+    const { answer } = await this.runAnswerLater(this.updateRowStatement("requests", uuid, patch, expectStatus, opts.unsubmitted), affected);
+    return { updated: answer };
+  }
+
+  /**
+   * Runs a statement whose answer the caller reads only after the transaction's next statement: on
+   * PostgreSQL, inside a transaction, it goes out with that statement (pg-held-back.ts); elsewhere
+   * it runs now. Resolves once it is queued, with its answer, read by `read`, to come.
+   */
+  private async runAnswerLater<R, T>(compiled: CompiledQuery<R>, read: (result: QueryResult<R>) => T): Promise<{ answer: Promise<T> }> {
+    if (this.engine !== "postgres" || !this.db.isTransaction) return { answer: Promise.resolve(read(await this.runCompiled(compiled))) };
     const { prefix, answer, drop } = answerLater();
-    const compiled = this.updateRowStatement("requests", uuid, patch, expectStatus, opts.unsubmitted);
     try {
       await this.runCompiled({ ...compiled, sql: prefix + compiled.sql });
     } catch (e) {
       drop(e);
       throw e;
     }
-    const updated = answer.then((r) => Number((r as { rowCount?: number | null }).rowCount ?? 0) > 0);
+    // pg's own result, as kysely's PostgreSQL driver would turn it into a QueryResult.
+    const result = answer.then((r) => {
+      const { rows, rowCount } = r as { rows: R[]; rowCount: number | null };
+      return read({ rows, numAffectedRows: rowCount === null ? undefined : BigInt(rowCount) });
+    });
     // Nobody reads it when the next statement failed first (and so rolled the transaction back).
-    updated.catch(() => {});
-    return { updated };
+    result.catch(() => {});
+    return { answer: result };
   }
   /** Atomically counts one response release while under the bound; false when the bound is reached. */
   async takeResponseRelease(uuid: string, bound: number): Promise<boolean> {
@@ -664,6 +677,11 @@ export class Store implements Runner {
   async updateSmartcard(uuid: string, patch: Updateable<SmartcardsTable>, expectStatus?: number[]): Promise<boolean> {
     return this.updateRow("smartcards", uuid, patch, expectStatus);
   }
+  /** updateSmartcard, sent with the transaction's next statement where it can be (runAnswerLater). */
+  async updateSmartcardAnswerLater(uuid: string, patch: Updateable<SmartcardsTable>, expectStatus?: number[]): Promise<{ updated: Promise<boolean> }> {
+    const { answer } = await this.runAnswerLater(this.updateRowStatement("smartcards", uuid, patch, expectStatus), affected);
+    return { updated: answer };
+  }
 
   // ---- software profiles
   async insertProfile(row: ProfileRow): Promise<void> {
@@ -698,6 +716,11 @@ export class Store implements Runner {
   }
   async certificateCountOfRequest(requestUuid: string): Promise<number> {
     return Number((await Q.certificateCountOfRequest.first(this, requestUuid))!.n);
+  }
+  /** certificateCountOfRequest, sent with the transaction's next statement where it can be (runAnswerLater). */
+  async certificateCountOfRequestAnswerLater(requestUuid: string): Promise<{ count: Promise<number> }> {
+    const { answer } = await this.runAnswerLater(Q.certificateCountOfRequest.compile(this, requestUuid), (r) => Number(r.rows[0]!.n));
+    return { count: answer };
   }
   async certificatesOfSmartcard(uuid: string): Promise<CertificateRow[]> {
     return this.certificatesOfQuery("smartcard_uuid", uuid).execute();

@@ -78,6 +78,15 @@ describe("approvals", () => {
     expect((await get(`/requests/${id}`)).body.Status).toBe(18); // still Executing
   });
 
+  it("refuses to complete an enrollment with neither a card nor its certificate, reporting the certificates first", async () => {
+    const id = await request(users.alice, { type: "Enroll", profiletemplateuuid: VPN, datacollection: [{ "Request Reason": "no card" }] });
+    const before = (await get(`/requests/${id}`)).body.Status;
+    const early = await complete(id);
+    expect(early.status).toBe(409);
+    expect(early.body).toMatchObject({ ErrorCode: "IncompleteRequest", Message: "the request cannot complete: 0 of 1 certificates issued" });
+    expect((await get(`/requests/${id}`)).body.Status).toBe(before);
+  });
+
   it("ends a request with one deny", async () => {
     const id = await request(users.alice, { type: "Enroll", profiletemplateuuid: LOGON, datacollection: [{ "Employee ID": "98765" }] });
     const denied = await call(server, "POST", `/requests/${id}/approvals`, { ...users.bob, body: { decision: "Deny", comment: "no" } });

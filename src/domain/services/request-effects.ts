@@ -21,13 +21,28 @@ const C = SmartcardStatus;
 const P = ProfileStatus;
 const LIVE = [CertificateStatus.Valid, CertificateStatus.OnHold];
 
-type Effect = (ctx: AppContext, tx: Store, r: RequestRow, t: ProfileTemplate, now: string) => Promise<void>;
+/**
+ * A condition of the completion whose statement has been sent but whose answer is read only after
+ * the request's own update: on PostgreSQL they go out together, one round trip (Store's
+ * …AnswerLater). Checked in order; the first to fail rolls the transaction back.
+ */
+export type Check = () => Promise<void>;
 
-/** Every certificate the request should have issued is there. */
-async function requireIssued(tx: Store, r: RequestRow, t: ProfileTemplate): Promise<void> {
-  const issued = await tx.certificateCountOfRequest(r.uuid);
+type Effect = (ctx: AppContext, tx: Store, r: RequestRow, t: ProfileTemplate, now: string, later: Check[]) => Promise<void>;
+
+/**
+ * Every certificate the request should have issued is there: at once, or as a check in `later`.
+ * A caller that defers it must defer every check after it too (it may throw nothing of its own
+ * before the request's update), so that the first condition to fail is still the one reported.
+ */
+async function requireIssued(tx: Store, r: RequestRow, t: ProfileTemplate, later?: Check[]): Promise<void> {
   const expected = isSmartcardTemplate(t) ? clientKeyedCertificates(t).length : t.certificates.length;
-  if (issued < expected) throw conflict("IncompleteRequest", `the request cannot complete: ${issued} of ${expected} certificates issued`);
+  const check = (issued: number) => {
+    if (issued < expected) throw conflict("IncompleteRequest", `the request cannot complete: ${issued} of ${expected} certificates issued`);
+  };
+  if (!later) return check(await tx.certificateCountOfRequest(r.uuid));
+  const { count } = await tx.certificateCountOfRequestAnswerLater(r.uuid);
+  later.push(async () => check(await count));
 }
 
 const NO_CARD = () => conflict("IncompleteRequest", "the request cannot complete: no smart card is bound to it");
@@ -38,9 +53,16 @@ async function newCard(tx: Store, r: RequestRow) {
   return card;
 }
 
-/** The request's new card becomes Active (read only by the update that changes it). */
-async function activateNewCard(tx: Store, r: RequestRow, patch: Parameters<Store["updateSmartcard"]>[1]): Promise<void> {
-  if (!r.new_smartcard_uuid || !(await tx.updateSmartcard(r.new_smartcard_uuid, { status: C.Active, ...patch }))) throw NO_CARD();
+/** The request's new card becomes Active (read only by the update that changes it); checked in `later`. */
+async function activateNewCard(tx: Store, r: RequestRow, patch: Parameters<Store["updateSmartcard"]>[1], later: Check[]): Promise<void> {
+  if (!r.new_smartcard_uuid) {
+    later.push(() => Promise.reject(NO_CARD()));
+    return;
+  }
+  const { updated } = await tx.updateSmartcardAnswerLater(r.new_smartcard_uuid, { status: C.Active, ...patch });
+  later.push(async () => {
+    if (!(await updated)) throw NO_CARD();
+  });
 }
 
 async function certificatesOf(tx: Store, credential: { card?: string | null; profile?: string | null }): Promise<CertificateRow[]> {
@@ -77,22 +99,24 @@ async function moveKeyVersion(tx: Store, r: RequestRow, cardUuid: string, t: Pro
 }
 
 const effects: Partial<Record<WorkflowType, Effect>> = {
-  Enroll: async (_ctx, tx, r, t, now) => {
-    await requireIssued(tx, r, t);
-    if (isSmartcardTemplate(t)) await activateNewCard(tx, r, { updated_at: now });
-    else {
+  Enroll: async (_ctx, tx, r, t, now, later) => {
+    if (isSmartcardTemplate(t)) {
+      await requireIssued(tx, r, t, later);
+      await activateNewCard(tx, r, { updated_at: now }, later);
+    } else {
+      await requireIssued(tx, r, t);
       const profile = r.new_profile_uuid ? await tx.profileByUuid(r.new_profile_uuid) : undefined;
       if (!profile) throw conflict("IncompleteRequest", "the request cannot complete: no profile was issued");
       await tx.updateProfile(profile.uuid, { status: P.Active, updated_at: now });
     }
   },
-  Duplicate: async (_ctx, tx, r, t, now) => {
-    await requireIssued(tx, r, t);
-    await activateNewCard(tx, r, { flags: 0, parent_uuid: r.old_smartcard_uuid, primary_uuid: r.old_smartcard_uuid, updated_at: now });
+  Duplicate: async (_ctx, tx, r, t, now, later) => {
+    await requireIssued(tx, r, t, later);
+    await activateNewCard(tx, r, { flags: 0, parent_uuid: r.old_smartcard_uuid, primary_uuid: r.old_smartcard_uuid, updated_at: now }, later);
   },
-  TemporaryEnroll: async (_ctx, tx, r, t, now) => {
-    await requireIssued(tx, r, t);
-    await activateNewCard(tx, r, { flags: 0, permanent_uuid: r.old_smartcard_uuid, updated_at: now });
+  TemporaryEnroll: async (_ctx, tx, r, t, now, later) => {
+    await requireIssued(tx, r, t, later);
+    await activateNewCard(tx, r, { flags: 0, permanent_uuid: r.old_smartcard_uuid, updated_at: now }, later);
     // The permanent card is suspended: its certificates on hold until it is reinstated or retired.
     await setCertificates(tx, await certificatesOf(tx, { card: r.old_smartcard_uuid }), CertificateStatus.OnHold, CrlReason.certificateHold, now, [CertificateStatus.Valid]);
     await tx.updateSmartcard(r.old_smartcard_uuid!, { status: C.Suspended, updated_at: now });
@@ -157,9 +181,15 @@ export function supportsWorkflow(w: WorkflowType): boolean {
 /** Completion changes certificates' revocation state (the CRL must be republished). */
 export const REVOKING_WORKFLOWS: readonly WorkflowType[] = ["Renew", "OnlineUpdate", "TemporaryEnroll", "Retire", "Revoke", "Disable", "Reinstate"];
 
-export async function completionEffects(ctx: AppContext, tx: Store, r: RequestRow, t: ProfileTemplate): Promise<void> {
+/**
+ * Runs the completion's effects in the transaction; answers the checks still to make, in order,
+ * once the caller has issued its next statement (the request's update), before it commits.
+ */
+export async function completionEffects(ctx: AppContext, tx: Store, r: RequestRow, t: ProfileTemplate): Promise<Check[]> {
   const w = parseWorkflowType(r.workflow)!;
-  await effects[w]!(ctx, tx, r, t, new Date().toISOString());
+  const later: Check[] = [];
+  await effects[w]!(ctx, tx, r, t, new Date().toISOString(), later);
+  return later;
 }
 
 /**

@@ -18,7 +18,7 @@ import { assertTransition, statusName } from "../request-lifecycle.js";
 import { enabledPolicy, isSmartcardTemplate, type ProfileTemplate } from "../templates.js";
 import type { Actor, AppContext } from "./context.js";
 import { findUser } from "./users.js";
-import { completionEffects, abandonEffects, CrlReason, REVOKING_WORKFLOWS, supportsWorkflow } from "./request-effects.js";
+import { completionEffects, abandonEffects, CrlReason, REVOKING_WORKFLOWS, supportsWorkflow, type Check } from "./request-effects.js";
 
 export interface CreateRequestInput {
   type: string;
@@ -304,11 +304,14 @@ export class RequestService {
       if (cur.status === RequestStatus[name!]) return cur; // repeating a final answer is harmless
       const to = assertTransition(cur.status, event);
       const now = new Date().toISOString();
+      let checks: Check[] = [];
       if (event === "complete") {
-        await completionEffects(this.ctx, tx, cur, template!);
+        checks = await completionEffects(this.ctx, tx, cur, template!);
         republish = REVOKING_WORKFLOWS.includes(workflowOf(cur));
       } else republish = await abandonEffects(tx, cur, now);
       const won = await tx.updateRequest(cur.uuid, { status: to, completed_at: now, updated_at: now }, [cur.status]);
+      // The effects' conditions, whose statements went out with the update (see completionEffects).
+      for (const check of checks) await check();
       if (!won) throw conflict("InvalidRequestState", "the request changed state meanwhile; read it again");
       await recordAudit(tx, {
         actorUuid: caller.uuid,
