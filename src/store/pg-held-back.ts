@@ -9,22 +9,44 @@
 export const ANSWER_NOT_NEEDED = "/* openclm:answer-not-needed */ ";
 
 const ANSWER_LATER = "/* openclm:answer-later:";
-const laterAnswers = new Map<string, { resolve: (answer: unknown) => void; reject: (err: unknown) => void }>();
+interface Waiting {
+  resolve: (answer: unknown) => void;
+  reject: (err: unknown) => void;
+  /** Set while the statement is held back: sends it, and what is held before it, at once. */
+  send?: () => void;
+}
+const laterAnswers = new Map<string, Waiting>();
 let lastTag = 0;
 
 /**
- * For a statement whose answer its caller needs, but not before the transaction's next statement:
- * the prefix to put before its SQL, and the answer, which arrives once the statement has gone out
- * (held back like ANSWER_NOT_NEEDED) with that next statement or the COMMIT. The answer rejects if
- * the statement fails, or is dropped by a ROLLBACK before it was sent; nobody need await it then.
+ * For a statement whose answer its caller needs, but usually not before the transaction's next
+ * statement: the prefix to put before its SQL, and `answer`, which gives that answer. The statement
+ * is held back like ANSWER_NOT_NEEDED and goes out with the next statement or the COMMIT; asked
+ * for before then, `answer` sends it at once. The answer rejects if the statement (or one held
+ * before it) fails, or when a ROLLBACK drops it unsent; nobody need ask for it then.
  */
-export function answerLater(): { prefix: string; answer: Promise<unknown>; drop(err: unknown): void } {
+export function answerLater(): { prefix: string; answer: () => Promise<unknown>; drop(err: unknown): void } {
   const tag = String(++lastTag);
   const answer = new Promise<unknown>((resolve, reject) => laterAnswers.set(tag, { resolve, reject }));
   answer.catch(() => {});
   // For a statement that never reached the connection (its caller failed first).
   const drop = (err: unknown) => void deliver(tag, Promise.reject(err));
-  return { prefix: `${ANSWER_LATER}${tag} */ `, answer, drop };
+  return {
+    prefix: `${ANSWER_LATER}${tag} */ `,
+    answer: () => {
+      laterAnswers.get(tag)?.send?.();
+      return answer;
+    },
+    drop,
+  };
+}
+
+/** The statement behind a prefix of this module, and answerLater's tag if it has one. */
+function unmark(text: string): { statement: string; tag?: string } | undefined {
+  if (text.startsWith(ANSWER_NOT_NEEDED)) return { statement: text.slice(ANSWER_NOT_NEEDED.length) };
+  if (!text.startsWith(ANSWER_LATER)) return undefined;
+  const end = text.indexOf(" */ ");
+  return { statement: text.slice(end + 4), tag: text.slice(ANSWER_LATER.length, end) };
 }
 
 /** Hands a statement's answer to whoever asked for it with answerLater. */
@@ -65,6 +87,15 @@ const answered = (command: string) => Promise.resolve({ command, rowCount: 0, ro
 export function holdBackStatements(query: Query): Query {
   let inTransaction = false;
   let held: Held[] = [];
+  /** Sends the first n held statements; each tagged one's caller gets its answer, or the first error up to it. */
+  const send = (n: number): Promise<unknown>[] => {
+    const out = held.splice(0, n);
+    const answers = out.map((h) => query(h.text, h.values));
+    out.forEach((h, i) => {
+      if (h.tag) deliver(h.tag, Promise.all(answers.slice(0, i + 1)).then((all) => all[i]));
+    });
+    return answers;
+  };
   return (text, values, callback) => {
     if (typeof callback !== "function" && typeof text === "string") {
       // Only kysely's own transaction statements are this short.
@@ -86,23 +117,21 @@ export function holdBackStatements(query: Query): Query {
           }
           if (nothingSent) return answered(word.toUpperCase());
         }
-      } else if (text.startsWith(ANSWER_NOT_NEEDED)) {
-        const statement = text.slice(ANSWER_NOT_NEEDED.length);
-        if (!inTransaction) return query(statement, values);
-        held.push({ text: statement, values });
-        return answered(statement.slice(0, statement.indexOf(" ")).toUpperCase());
-      } else if (text.startsWith(ANSWER_LATER)) {
-        const end = text.indexOf(" */ ");
-        const tag = text.slice(ANSWER_LATER.length, end);
-        const statement = text.slice(end + 4);
-        if (!inTransaction) return deliver(tag, query(statement, values));
-        held.push({ text: statement, values, tag });
-        return answered(statement.slice(0, statement.indexOf(" ")).toUpperCase());
+      } else {
+        const marked = unmark(text);
+        if (marked) {
+          const { statement, tag } = marked;
+          if (!inTransaction) return tag ? deliver(tag, query(statement, values)) : query(statement, values);
+          const h: Held = { text: statement, values, tag };
+          held.push(h);
+          const waiting = tag ? laterAnswers.get(tag) : undefined;
+          if (waiting) waiting.send = () => void send(held.indexOf(h) + 1);
+          return answered(statement.slice(0, statement.indexOf(" ")).toUpperCase());
+        }
       }
     }
     if (held.length === 0) return query(text, values, callback);
-    const answers = held.map((h) => (h.tag ? deliver(h.tag, query(h.text, h.values)) : query(h.text, h.values)));
-    held = [];
+    const answers = send(held.length);
     answers.push(query(text, values, callback));
     return Promise.all(answers).then((all) => all[all.length - 1]);
   };

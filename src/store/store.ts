@@ -33,6 +33,8 @@ export type ProfileRow = Selectable<ProfilesTable>;
 export type CertificateRow = Selectable<CertificatesTable>;
 export type AuditRow = Selectable<AuditEventsTable>;
 export type AuditPendingRow = Selectable<AuditPendingTable>;
+/** An answer to ask for later (Store's …AnswerLater methods). */
+export type Later<T> = () => Promise<T>;
 
 /** Advisory lock keys (PostgreSQL): held by a connection of their own (`exclusive`)… */
 export const LOCKS = { migrations: 7262010, startup: 7262011 } as const;
@@ -490,9 +492,7 @@ export class Store implements Runner {
    * its COMMIT (its answer tells nothing: a failure fails that statement, and so the transaction).
    */
   async insertRequest(row: RequestRow): Promise<void> {
-    const keys = definedKeys(row);
-    const statement = byShape(`insert requests ${keys.join(",")}`, (db, a) => db.insertInto("requests").values(markers(keys, a) as never), { answerNotNeeded: true });
-    await statement.execute(this, ...keys.map((k) => (row as Record<string, unknown>)[k]));
+    await this.runCompiled(this.insertRowStatement("requests", row, "error"));
   }
   async requestByUuid(uuid: string, forUpdate = false): Promise<RequestRow | undefined> {
     const q = forUpdate && this.engine === "postgres" ? Q.requestByUuidForUpdate : Q.requestByUuid;
@@ -508,26 +508,29 @@ export class Store implements Runner {
   /**
    * updateRequest for a caller that can issue the transaction's next statement before it reads the
    * answer (a failure then undoes both): on PostgreSQL, inside a transaction, the update goes out
-   * with that next statement or the COMMIT, one round trip for both (pg-held-back.ts). Resolves at
-   * once with `updated`, which resolves when the answer is in.
+   * with that next statement or the COMMIT, one round trip for both (pg-held-back.ts). `updated()`
+   * gives the answer (see runAnswerLater).
    */
   async updateRequestAnswerLater(
     uuid: string,
     patch: Updateable<RequestsTable>,
     expectStatus?: number[],
     opts: { unsubmitted?: boolean } = {},
-  ): Promise<{ updated: Promise<boolean> }> {
-    const { answer } = await this.runAnswerLater(this.updateRowStatement("requests", uuid, patch, expectStatus, opts.unsubmitted), affected);
-    return { updated: answer };
+  ): Promise<{ updated: Later<boolean> }> {
+    return { updated: await this.runAnswerLater(this.updateRowStatement("requests", uuid, patch, expectStatus, opts.unsubmitted), affected) };
   }
 
   /**
    * Runs a statement whose answer the caller reads only after the transaction's next statement: on
    * PostgreSQL, inside a transaction, it goes out with that statement (pg-held-back.ts); elsewhere
-   * it runs now. Resolves once it is queued, with its answer, read by `read`, to come.
+   * it runs now. Resolves once it is queued, with a function that gives its answer, read by `read`
+   * (and sends the statement at once if it is still held back then).
    */
-  private async runAnswerLater<R, T>(compiled: CompiledQuery<R>, read: (result: QueryResult<R>) => T): Promise<{ answer: Promise<T> }> {
-    if (this.engine !== "postgres" || !this.db.isTransaction) return { answer: Promise.resolve(read(await this.runCompiled(compiled))) };
+  private async runAnswerLater<R, T>(compiled: CompiledQuery<R>, read: (result: QueryResult<R>) => T): Promise<Later<T>> {
+    if (this.engine !== "postgres" || !this.db.isTransaction) {
+      const value = read(await this.runCompiled(compiled));
+      return () => Promise.resolve(value);
+    }
     const { prefix, answer, drop } = answerLater();
     try {
       await this.runCompiled({ ...compiled, sql: prefix + compiled.sql });
@@ -536,13 +539,11 @@ export class Store implements Runner {
       throw e;
     }
     // pg's own result, as kysely's PostgreSQL driver would turn it into a QueryResult.
-    const result = answer.then((r) => {
-      const { rows, rowCount } = r as { rows: R[]; rowCount: number | null };
-      return read({ rows, numAffectedRows: rowCount === null ? undefined : BigInt(rowCount) });
-    });
-    // Nobody reads it when the next statement failed first (and so rolled the transaction back).
-    result.catch(() => {});
-    return { answer: result };
+    return () =>
+      answer().then((r) => {
+        const { rows, rowCount } = r as { rows: R[]; rowCount: number | null };
+        return read({ rows, numAffectedRows: rowCount === null ? undefined : BigInt(rowCount) });
+      });
   }
   /** Atomically counts one response release while under the bound; false when the bound is reached. */
   async takeResponseRelease(uuid: string, bound: number): Promise<boolean> {
@@ -678,9 +679,8 @@ export class Store implements Runner {
     return this.updateRow("smartcards", uuid, patch, expectStatus);
   }
   /** updateSmartcard, sent with the transaction's next statement where it can be (runAnswerLater). */
-  async updateSmartcardAnswerLater(uuid: string, patch: Updateable<SmartcardsTable>, expectStatus?: number[]): Promise<{ updated: Promise<boolean> }> {
-    const { answer } = await this.runAnswerLater(this.updateRowStatement("smartcards", uuid, patch, expectStatus), affected);
-    return { updated: answer };
+  async updateSmartcardAnswerLater(uuid: string, patch: Updateable<SmartcardsTable>, expectStatus?: number[]): Promise<{ updated: Later<boolean> }> {
+    return { updated: await this.runAnswerLater(this.updateRowStatement("smartcards", uuid, patch, expectStatus), affected) };
   }
 
   // ---- software profiles
@@ -718,9 +718,8 @@ export class Store implements Runner {
     return Number((await Q.certificateCountOfRequest.first(this, requestUuid))!.n);
   }
   /** certificateCountOfRequest, sent with the transaction's next statement where it can be (runAnswerLater). */
-  async certificateCountOfRequestAnswerLater(requestUuid: string): Promise<{ count: Promise<number> }> {
-    const { answer } = await this.runAnswerLater(Q.certificateCountOfRequest.compile(this, requestUuid), (r) => Number(r.rows[0]!.n));
-    return { count: answer };
+  async certificateCountOfRequestAnswerLater(requestUuid: string): Promise<{ count: Later<number> }> {
+    return { count: await this.runAnswerLater(Q.certificateCountOfRequest.compile(this, requestUuid), (r) => Number(r.rows[0]!.n)) };
   }
   async certificatesOfSmartcard(uuid: string): Promise<CertificateRow[]> {
     return this.certificatesOfQuery("smartcard_uuid", uuid).execute();
@@ -939,21 +938,28 @@ export class Store implements Runner {
       .onConflict((oc) => oc.column("name").doUpdateSet((eb) => ({ value: eb.ref("excluded.value") })))
       .execute();
   }
-  /**
-   * Inserts one row; `onConflict`: "error" (the default of SQL), "ignore" any unique conflict, or
-   * ignore a conflict on these columns. True when the row was inserted.
-   */
   /** Inserts a row unless it conflicts (on any unique index, or on these columns); false if it did. */
   private async insertRow(table: "smartcards" | "certificates", row: object, onConflict: "ignore" | string[]): Promise<boolean> {
+    return affected(await this.runCompiled(this.insertRowStatement(table, row, onConflict)));
+  }
+
+  /**
+   * One row's insert; `onConflict`: "error" (the default of SQL: its answer is not needed, and on
+   * PostgreSQL it is held back in a transaction), "ignore" any unique conflict, or these columns'.
+   */
+  private insertRowStatement(table: "requests" | "smartcards" | "certificates", row: object, onConflict: "error" | "ignore" | string[]): CompiledQuery<never> {
     const keys = definedKeys(row);
     const conflict = typeof onConflict === "string" ? onConflict : onConflict.join(",");
-    const statement = byShape(`insert ${table} ${keys.join(",")} ${conflict}`, (db, a) =>
-      db
-        .insertInto(table)
-        .values(markers(keys, a) as never)
-        .onConflict((oc) => (onConflict === "ignore" ? oc : oc.columns(onConflict as never)).doNothing()),
+    const statement = byShape(
+      `insert ${table} ${keys.join(",")} ${conflict}`,
+      (db, a) => {
+        const q = db.insertInto(table).values(markers(keys, a) as never);
+        if (onConflict === "error") return q;
+        return q.onConflict((oc) => (onConflict === "ignore" ? oc : oc.columns(onConflict as never)).doNothing());
+      },
+      { answerNotNeeded: onConflict === "error" },
     );
-    return affected(await statement.execute(this, ...keys.map((k) => (row as Record<string, unknown>)[k])));
+    return statement.compile(this, ...keys.map((k) => (row as Record<string, unknown>)[k]));
   }
 
   /** Updates one row by uuid: compare-and-set on status (expectStatus), and on csr_fingerprints being null (unsubmitted). */

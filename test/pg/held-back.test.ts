@@ -6,7 +6,7 @@
 import { sql } from "kysely";
 import { beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
-import type { RequestRow, Store } from "../../src/store/store.js";
+import type { Later, RequestRow, Store } from "../../src/store/store.js";
 import type { AuditRecordColumns } from "../../src/store/schema.js";
 import { PG_AVAILABLE, query, scratchDatabase, SKIP_REASON } from "./support.js";
 
@@ -141,32 +141,54 @@ describe.skipIf(!PG_AVAILABLE)(`transactions on PostgreSQL with BEGIN sent along
     const row = requestRow();
     await store.tx((tx) => tx.insertRequest(row));
     // Held back: its own answer arrives once the counter's statement has taken it along.
-    let updated: Promise<boolean> | undefined;
-    let missing: Promise<boolean> | undefined;
+    let updated: Later<boolean> | undefined;
+    let missing: Later<boolean> | undefined;
     await store.tx(async (tx) => {
       updated = (await tx.updateRequestAnswerLater(row.uuid, { comment: "claimed" }, [1], { unsubmitted: true })).updated;
       missing = (await tx.updateRequestAnswerLater(randomUUID(), { comment: "claimed" }, [1])).updated;
       await tx.nextCounter("later_a");
-      expect(await updated).toBe(true);
-      expect(await missing).toBe(false);
+      expect(await updated!()).toBe(true);
+      expect(await missing!()).toBe(false);
     });
     expect((await store.requestByUuid(row.uuid))?.comment).toBe("claimed");
     // A compare-and-set that does not match answers false, and writes nothing.
     await store.tx(async (tx) => {
       const { updated } = await tx.updateRequestAnswerLater(row.uuid, { comment: "again" }, [2]);
       await tx.nextCounter("later_a");
-      expect(await updated).toBe(false);
+      expect(await updated()).toBe(false);
     });
     expect((await store.requestByUuid(row.uuid))?.comment).toBe("claimed");
     // Outside a transaction there is nothing to go along with: it runs at once.
-    expect(await (await store.updateRequestAnswerLater(row.uuid, { comment: "outside" })).updated).toBe(true);
+    expect(await (await store.updateRequestAnswerLater(row.uuid, { comment: "outside" })).updated()).toBe(true);
+  });
+
+  it("send an update whose answer is asked for before any next statement at once, with the first error held before it", async () => {
+    const row = requestRow();
+    await store.tx((tx) => tx.insertRequest(row));
+    await store.tx(async (tx) => {
+      const { updated } = await tx.updateRequestAnswerLater(row.uuid, { comment: "asked at once" }, [1]);
+      expect(await updated()).toBe(true);
+    });
+    expect((await store.requestByUuid(row.uuid))?.comment).toBe("asked at once");
+    // A held-back record that fails before it: the answer is that record's error, and nothing stays.
+    await expect(
+      store.tx(async (tx) => {
+        await tx.nextCounter("later_c");
+        await tx.insertPendingAudit(record("held-9", null));
+        const { updated } = await tx.updateRequestAnswerLater(row.uuid, { comment: "not kept" });
+        await updated();
+      }),
+    ).rejects.toThrow(/null value in column "action"/);
+    expect(await counter("later_c")).toBeUndefined();
+    expect(await pendingRecords("held-9")).toBe(0);
+    expect((await store.requestByUuid(row.uuid))?.comment).toBe("asked at once");
   });
 
   it("fail the next statement with the error of an update whose answer is read later, and drop it on a rollback", async () => {
     const row = requestRow();
     await store.tx((tx) => tx.insertRequest(row));
     let answered = 0;
-    let failed: Promise<boolean> | undefined;
+    let failed: Later<boolean> | undefined;
     await expect(
       store.tx(async (tx) => {
         await tx.nextCounter("later_b");
@@ -176,17 +198,17 @@ describe.skipIf(!PG_AVAILABLE)(`transactions on PostgreSQL with BEGIN sent along
       }),
     ).rejects.toThrow(/null value in column "comment"/);
     expect(answered).toBe(1);
-    await expect(failed).rejects.toThrow(/null value in column "comment"/);
+    await expect(failed!()).rejects.toThrow(/null value in column "comment"/);
     expect(await counter("later_b")).toBeUndefined();
     // Never sent: the caller gave up first, and the answer says so.
-    let dropped: Promise<boolean> | undefined;
+    let dropped: Later<boolean> | undefined;
     await expect(
       store.tx(async (tx) => {
         dropped = (await tx.updateRequestAnswerLater(row.uuid, { comment: "never" })).updated;
         throw new Error("the caller gives up");
       }),
     ).rejects.toThrow("the caller gives up");
-    await expect(dropped).rejects.toThrow(/rolled back before this statement was sent/);
+    await expect(dropped!()).rejects.toThrow(/rolled back before this statement was sent/);
     expect((await store.requestByUuid(row.uuid))?.comment).toBe("");
   });
 

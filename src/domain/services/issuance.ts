@@ -119,9 +119,6 @@ export class IssuanceService {
       certificateRow(der, serial, facts, r, p, { card: cardUuid, profile: profileUuid, at, archive: p.keyPkcs8Der && p.template.archiveKey ? this.ctx.kek : undefined }),
     );
 
-    // The claim's answer arrives with the first insert after it; without one it would never come.
-    // (Configuration makes every template issue at least one certificate.)
-    if (rows.length === 0) throw new Error("the profile template issues no certificates");
     // Recorded before the answer leaves; a racing submit for the same request loses here.
     const won = await store
       .tx(async (tx) => {
@@ -143,7 +140,7 @@ export class IssuanceService {
       if (profile) await tx.insertProfile(profile);
       // A lost race rolls the whole transaction back, so no certificate of ours stays half-recorded.
       for (const row of rows) if (!(await tx.insertCertificate(row))) throw new LostRace();
-      if (!(await claim.updated)) throw new LostRace();
+      if (!(await claim.updated())) throw new LostRace();
       await recordAudit(tx, {
         actorUuid: actor.caller.uuid,
         actorName: actor.caller.name,

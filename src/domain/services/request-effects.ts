@@ -42,7 +42,7 @@ async function requireIssued(tx: Store, r: RequestRow, t: ProfileTemplate, later
   };
   if (!later) return check(await tx.certificateCountOfRequest(r.uuid));
   const { count } = await tx.certificateCountOfRequestAnswerLater(r.uuid);
-  later.push(async () => check(await count));
+  later.push(async () => check(await count()));
 }
 
 const NO_CARD = () => conflict("IncompleteRequest", "the request cannot complete: no smart card is bound to it");
@@ -61,7 +61,7 @@ async function activateNewCard(tx: Store, r: RequestRow, patch: Parameters<Store
   }
   const { updated } = await tx.updateSmartcardAnswerLater(r.new_smartcard_uuid, { status: C.Active, ...patch });
   later.push(async () => {
-    if (!(await updated)) throw NO_CARD();
+    if (!(await updated())) throw NO_CARD();
   });
 }
 
