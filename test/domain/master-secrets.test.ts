@@ -58,9 +58,10 @@ describe("MasterSecrets.current", () => {
       const template = "6f1c7d52-0000-4000-8000-000000000003";
       const onA = new MasterSecrets(a, kek);
       expect(await until(async () => a.outsideChanges?.() !== undefined)).toBe(true);
+      const heard = a.outsideChanges!();
       expect((await onA.current(template)).version).toBe(1);
       // Version 1's own notification moves the count once; from then on nothing is read.
-      await new Promise((r) => setTimeout(r, 200));
+      expect(await until(async () => a.outsideChanges?.() !== heard)).toBe(true);
       await onA.current(template);
       const reads = vi.spyOn(a, "masterSecrets");
       for (let i = 0; i < 3; i++) expect((await onA.current(template)).version).toBe(1);
