@@ -100,8 +100,7 @@ async function openSqlite(opts: OpenOptions): Promise<Store> {
     await checkpointer.stop();
     await db.destroy();
   });
-  const dataVersion = sqlite.prepare("PRAGMA data_version").pluck();
-  store.outsideChanges = () => dataVersion.get() as number;
+  store.outsideChanges = () => group.dataVersion();
   store.direct = new SqliteDirect(group);
   return store;
 }

@@ -47,6 +47,7 @@ export class SqliteGroupCommit {
 
   /** Transaction control, prepared once (exec() would parse it every time). */
   private readonly control: Record<"begin" | "savepoint" | "release" | "rollbackTo" | "commit" | "rollback", { run(): unknown }>;
+  private readonly dataVersionPragma: { get(): unknown };
 
   constructor(
     private readonly writer: BetterSqlite3,
@@ -63,6 +64,19 @@ export class SqliteGroupCommit {
       commit: writer.prepare("COMMIT"),
       rollback: writer.prepare("ROLLBACK"),
     };
+    this.dataVersionPragma = writer.prepare("PRAGMA data_version").pluck();
+  }
+
+  /**
+   * PRAGMA data_version of the server's connection: it moves when another connection commits.
+   * While a batch is open this connection holds the write lock, so no other connection can
+   * commit, and the pragma would answer from the batch's snapshot anyway: the value read first
+   * in a batch is the batch's, and later calls (two per authenticated request) skip SQLite.
+   */
+  dataVersion(): number {
+    const batch = this.batch;
+    if (batch && this.writer.inTransaction) return (batch.dataVersion ??= this.dataVersionPragma.get() as number);
+    return this.dataVersionPragma.get() as number;
   }
 
   /** Starts a transaction: opens a batch if none is open, then a SAVEPOINT inside it. */
@@ -225,6 +239,8 @@ export class SqliteGroupCommit {
 /** Transactions that commit together. */
 export class Batch {
   transactions = 0;
+  /** PRAGMA data_version as read inside this batch (SqliteGroupCommit.dataVersion). */
+  dataVersion?: number;
   /** Statements to run right before this batch's COMMIT (SqliteGroupCommit.beforeCommit). */
   readonly beforeCommit = new Map<string, CompiledQuery>();
   readonly durable: Promise<void>;

@@ -119,6 +119,43 @@ describe("SQLite group commit", () => {
     expect(actions).toEqual(["before", "cli", "after"]);
   });
 
+  it("reads other connections' commits (PRAGMA data_version) once per batch, which holds the write lock, and afresh in the next", async () => {
+    const db = new Database(join(dir, "versions.sqlite"));
+    db.pragma("journal_mode = WAL");
+    db.exec("create table t (name text)");
+    const group = new SqliteGroupCommit(db, new WalFlusher(join(dir, "versions.sqlite-wal")));
+    const writer = new Database(join(dir, "versions.sqlite"), { timeout: 0 });
+    const fresh = db.prepare("PRAGMA data_version").pluck();
+    const writeElsewhere = () => writer.prepare("insert into t (name) values ('elsewhere')").run();
+    try {
+      const outside = group.dataVersion();
+      writeElsewhere();
+      const moved = group.dataVersion();
+      expect(moved).not.toBe(outside);
+
+      group.begin();
+      const first = group.current!;
+      expect(group.dataVersion()).toBe(moved);
+      // Nobody else can commit while the batch is open: what it read stays true.
+      expect(writeElsewhere).toThrow(/locked|busy/i);
+      expect(group.dataVersion()).toBe(moved);
+      expect(fresh.get()).toBe(moved);
+      group.release();
+      await group.close();
+      await first.durable;
+
+      writeElsewhere();
+      group.begin();
+      expect(group.dataVersion()).not.toBe(moved);
+      expect(group.dataVersion()).toBe(fresh.get());
+      group.release();
+      await group.close();
+    } finally {
+      writer.close();
+      db.close();
+    }
+  });
+
   it("commits the open batch when the database closes, and fails it if a transaction is still running", async () => {
     const db = new Database(join(dir, "closing.sqlite"));
     db.pragma("journal_mode = WAL");
