@@ -2,7 +2,7 @@
 // auto-increment column types, passed in by the engine.
 import { sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import { DIRECTORY_CHANNEL } from "./pg-change-listener.js";
-import { DIRECTORY_VERSION } from "./store.js";
+import { DIRECTORY_VERSION, REQUIRED_CHANGE_MISSING } from "./store.js";
 
 export interface EngineTypes {
   blob: "blob" | "bytea";
@@ -341,6 +341,32 @@ function directoryNotify(t: EngineTypes): Migration {
 }
 
 /**
+ * PostgreSQL: `openclm_require(ok)` fails the statement (and so its transaction) when ok is false,
+ * with SQLSTATE REQUIRED_CHANGE_MISSING. A write whose success decides the rest of its transaction
+ * can then be sent without waiting for its answer (its audit record and COMMIT go with it, one
+ * round trip): when it changed nothing, nothing of the transaction is kept, and the caller takes
+ * the slow path (Store.requireResponseRelease).
+ */
+function requireFunction(t: EngineTypes): Migration {
+  return {
+    async up(db: Kysely<any>) {
+      if (t.engine !== "postgres") return;
+      await sql
+        .raw(
+          `create or replace function openclm_require(ok boolean) returns boolean language plpgsql as $$
+           begin
+             if ok is not true then
+               raise exception 'a change this transaction requires did not happen' using errcode = '${REQUIRED_CHANGE_MISSING}';
+             end if;
+             return true;
+           end $$`,
+        )
+        .execute(db);
+    },
+  };
+}
+
+/**
  * The partial indexes of open requests also indexed every open request whose credential column is
  * empty (an enrollment has no old card, no profile…): four index entries written with each new
  * request and moved with each change of state, never read. Only rows with a value are indexed now.
@@ -385,7 +411,7 @@ function rebuildIndexes(t: EngineTypes, table: string, indexes: Record<string, {
 export function migrationProvider(t: EngineTypes): MigrationProvider {
   return {
     async getMigrations() {
-      return { "0001_initial": initial(t), "0002_scale": scale(t), "0003_audit_pending": auditPending(t), "0004_sessions": sessions(), "0005_login_failures": loginFailures(), "0006_open_request_indexes": openRequestIndexes(t), "0007_certificate_indexes": certificateIndexes(t), "0008_directory_notify": directoryNotify(t) };
+      return { "0001_initial": initial(t), "0002_scale": scale(t), "0003_audit_pending": auditPending(t), "0004_sessions": sessions(), "0005_login_failures": loginFailures(), "0006_open_request_indexes": openRequestIndexes(t), "0007_certificate_indexes": certificateIndexes(t), "0008_directory_notify": directoryNotify(t), "0009_require": requireFunction(t) };
     },
   };
 }

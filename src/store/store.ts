@@ -54,6 +54,19 @@ const USER_CACHE_SIZE = 10_000;
 
 const TX_ATTEMPTS = 5;
 
+/** The SQLSTATE of openclm_require (migration 0009): a change the transaction requires did not happen. */
+export const REQUIRED_CHANGE_MISSING = "OC001";
+
+/**
+ * A write its transaction requires changed nothing (Store.requireResponseRelease), so nothing of
+ * that transaction was kept; the caller finds out why on its slow path.
+ */
+export class RequiredChangeMissing extends Error {
+  constructor() {
+    super("a change this transaction requires did not happen");
+  }
+}
+
 /** serialization_failure, deadlock_detected: the transaction was rolled back and may be run again. */
 function isRetryable(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
@@ -61,6 +74,11 @@ function isRetryable(e: unknown): boolean {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Rethrows openclm_require's failure as RequiredChangeMissing, any other error as it is. */
+function requiredChange(e: unknown): never {
+  throw (e as { code?: unknown } | null)?.code === REQUIRED_CHANGE_MISSING ? new RequiredChangeMissing() : e;
+}
 
 export interface Page {
   top: number;
@@ -73,21 +91,36 @@ export interface Page {
  * and moves it to a third. `staying`: for a request in that third state already — the status is
  * then not written, so none of its indexes move. Arguments: uuid, bound, from, from, to, at, keyVersion.
  */
+type ReleaseArgs = [string, number, number, number, number, string, number | null];
+function responseReleaseUpdate(db: Kysely<Database>, a: <I extends number>(i: I) => ReleaseArgs[I], staying: boolean) {
+  const q = db
+    .updateTable("requests")
+    .set({
+      responses_released: sql`responses_released + 1`,
+      ...(staying ? {} : { status: a(4) }),
+      updated_at: sql`case when status = ${a(4)} and cast(${a(6)} as integer) is null then updated_at else ${a(5)} end`,
+      new_key_version: sql`coalesce(cast(${a(6)} as integer), new_key_version)`,
+    })
+    .where("uuid", "=", a(0))
+    .where("responses_released", "<", a(1))
+    .where("status", "in", [a(2), a(3)]);
+  return staying ? q.where("status", "=", a(4)) : q;
+}
 function responseRelease({ staying }: { staying: boolean }) {
-  return new Prepared<never, [string, number, number, number, number, string, number | null]>((db, a) => {
-    const q = db
-      .updateTable("requests")
-      .set({
-        responses_released: sql`responses_released + 1`,
-        ...(staying ? {} : { status: a(4) }),
-        updated_at: sql`case when status = ${a(4)} and cast(${a(6)} as integer) is null then updated_at else ${a(5)} end`,
-        new_key_version: sql`coalesce(cast(${a(6)} as integer), new_key_version)`,
-      })
-      .where("uuid", "=", a(0))
-      .where("responses_released", "<", a(1))
-      .where("status", "in", [a(2), a(3)]);
-    return staying ? q.where("status", "=", a(4)) : q;
-  });
+  return new Prepared<never, ReleaseArgs>((db, a) => responseReleaseUpdate(db, a, staying));
+}
+/**
+ * PostgreSQL only: the same release as a statement that fails when it counted nothing
+ * (openclm_require, migration 0009), so that nobody needs to wait for its answer.
+ */
+function requiredResponseRelease({ staying }: { staying: boolean }) {
+  return new Prepared<never, ReleaseArgs>(
+    (db, a) =>
+      db
+        .with("released", () => responseReleaseUpdate(db, a, staying).returning(sql<number>`1`.as("one")))
+        .selectNoFrom(sql<boolean>`openclm_require(exists (select 1 from released))`.as("ok")) as never,
+    { answerNotNeeded: true },
+  );
 }
 
 const Q = {
@@ -132,6 +165,8 @@ const Q = {
   relinkAudit: new Prepared<never, [number, string, string]>((db, a) => db.updateTable("audit_events").set({ prev_hash: a(1), hash: a(2) }).where("seq", "=", a(0))),
   takeResponseReleaseAndMove: responseRelease({ staying: false }),
   takeResponseReleaseStaying: responseRelease({ staying: true }),
+  requireResponseReleaseAndMove: requiredResponseRelease({ staying: false }),
+  requireResponseReleaseStaying: requiredResponseRelease({ staying: true }),
   setTwoCounters: new Prepared<never, [string, number, string, number]>((db, a) =>
     db
       .insertInto("counters")
@@ -333,7 +368,8 @@ export class Store implements Runner {
         for (const run of work.values()) await run();
         return result;
       } catch (e) {
-        if (attempt >= TX_ATTEMPTS || !isRetryable(e)) throw e;
+        // A held-back statement that openclm_require failed fails the COMMIT with its error.
+        if (attempt >= TX_ATTEMPTS || !isRetryable(e)) requiredChange(e);
         await sleep(5 * attempt + Math.random() * 20 * attempt);
       }
     }
@@ -565,6 +601,26 @@ export class Store implements Runner {
     const args = [uuid, bound, move.from[0], move.from[1], move.to, move.at, move.keyVersion] as const;
     if (current === move.to && affected(await Q.takeResponseReleaseStaying.execute(this, ...args))) return true;
     return affected(await Q.takeResponseReleaseAndMove.execute(this, ...args));
+  }
+  /**
+   * takeResponseReleaseAndMove for the usual case, where the release is counted: when it counts
+   * nothing, the transaction fails with RequiredChangeMissing and the caller takes the slow path.
+   * On PostgreSQL the statement fails by itself, so it is written with the transaction's audit
+   * record and COMMIT instead of waiting for its answer (one round trip less).
+   */
+  async requireResponseRelease(
+    uuid: string,
+    bound: number,
+    move: { from: [number, number]; to: number; at: string; keyVersion: number | null },
+    current: number,
+  ): Promise<void> {
+    const args = [uuid, bound, move.from[0], move.from[1], move.to, move.at, move.keyVersion] as const;
+    const staying = current === move.to;
+    if (this.engine === "postgres") {
+      await (staying ? Q.requireResponseReleaseStaying : Q.requireResponseReleaseAndMove).execute(this, ...args).catch(requiredChange);
+      return;
+    }
+    if (!affected(await (staying ? Q.takeResponseReleaseStaying : Q.takeResponseReleaseAndMove).execute(this, ...args))) throw new RequiredChangeMissing();
   }
   async listRequests(filter: {
     visibleTo?: string;

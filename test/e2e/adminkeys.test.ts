@@ -67,6 +67,12 @@ describe("admin keys", () => {
     }
     expect(ok).toBe(16);
     expect(last).toBe(403);
+    // Each release and each refusal of this request's card is on record once.
+    const trail = await call(server, "GET", `/audit?request=${requestId}&action=smartcard.diversifiedkey&top=100`, users.dave);
+    expect(trail.status, trail.text).toBe(200);
+    const reasons = (trail.body as { Outcome: string; Details: { reason?: string } }[]).map((e) => `${e.Outcome}:${e.Details.reason ?? ""}`);
+    expect(reasons.filter((r) => r === "success:")).toHaveLength(16);
+    expect(reasons.filter((r) => r !== "success:").sort()).toEqual(["denied:CardMismatch", ...Array(4).fill("denied:release bound reached")]);
   });
 
   it("refuses releases once the request is completed or canceled", async () => {

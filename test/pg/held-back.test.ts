@@ -6,7 +6,7 @@
 import { sql } from "kysely";
 import { beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
-import type { Later, RequestRow, Store } from "../../src/store/store.js";
+import { RequiredChangeMissing, type Later, type RequestRow, type Store } from "../../src/store/store.js";
 import type { AuditRecordColumns } from "../../src/store/schema.js";
 import { PG_AVAILABLE, query, scratchDatabase, SKIP_REASON } from "./support.js";
 
@@ -135,6 +135,32 @@ describe.skipIf(!PG_AVAILABLE)(`transactions on PostgreSQL with BEGIN sent along
     expect((await store.requestByUuid(row.uuid))?.workflow).toBe("Enroll");
     expect(await counter("held_e")).toBeUndefined();
     expect(await pendingRecords("held-8")).toBe(0);
+  });
+
+  it("send a required change with what comes after it, and fail the whole transaction with RequiredChangeMissing when it changed nothing", async () => {
+    const row = { ...requestRow(), status: 3 };
+    await store.insertRequest(row);
+    const move = { from: [3, 18] as [number, number], to: 18, at: new Date().toISOString(), keyVersion: null };
+    let answered = 0;
+    const release = (correlationId: string) =>
+      store.tx(async (tx) => {
+        await tx.nextCounter("required_a");
+        await tx.requireResponseRelease(row.uuid, 1, move, 3);
+        answered++;
+        await tx.insertPendingAudit(record(correlationId));
+      });
+    await release("required-1");
+    expect(answered).toBe(1);
+    // Past the bound: answered as done without waiting (so written with the record and COMMIT),
+    // then the COMMIT fails with openclm_require's error, and takes the counter and the record with it.
+    await expect(release("required-2")).rejects.toBeInstanceOf(RequiredChangeMissing);
+    expect(answered).toBe(2);
+    expect(await counter("required_a")).toBe("1");
+    expect([await pendingRecords("required-1"), await pendingRecords("required-2")]).toEqual([1, 0]);
+    expect((await store.requestByUuid(row.uuid))?.responses_released).toBe(1);
+    // Both connections are fit for the next transactions.
+    await Promise.all([1, 2, 3, 4].map(() => store.tx((tx) => tx.nextCounter("required_b"))));
+    expect(await counter("required_b")).toBe("4");
   });
 
   it("send an update whose answer is read later with the next statement, and hand its answer over", async () => {

@@ -79,7 +79,7 @@ describe.skipIf(!PG_AVAILABLE)(`two server processes on one PostgreSQL database$
   it("started together: one schema, one CA, one version per template, each user once, one master secret per template", async () => {
     const chainA = (await call(A, "GET", "/ca/certificates")).text;
     expect((await call(B, "GET", "/ca/certificates")).text).toBe(chainA);
-    expect(await query(cluster.dbUrl, "select name from kysely_migration order by name")).toEqual([{ name: "0001_initial" }, { name: "0002_scale" }, { name: "0003_audit_pending" }, { name: "0004_sessions" }, { name: "0005_login_failures" }, { name: "0006_open_request_indexes" }, { name: "0007_certificate_indexes" }, { name: "0008_directory_notify" }]);
+    expect(await query(cluster.dbUrl, "select name from kysely_migration order by name")).toEqual([{ name: "0001_initial" }, { name: "0002_scale" }, { name: "0003_audit_pending" }, { name: "0004_sessions" }, { name: "0005_login_failures" }, { name: "0006_open_request_indexes" }, { name: "0007_certificate_indexes" }, { name: "0008_directory_notify" }, { name: "0009_require" }]);
     expect(await query(cluster.dbUrl, "select role from ca_keys order by role")).toEqual([{ role: "issuing" }, { role: "root" }]);
     const versions = await query(cluster.dbUrl, "select uuid, max(version)::int as v, count(*)::int as n from profile_templates group by uuid");
     expect(versions).toHaveLength(3);

@@ -1,6 +1,6 @@
 // Smart card use cases: binding a card to a request, reading cards, and releasing admin keys
 // and challenge responses under the rules of SPEC §9.
-import type { RequestRow, SmartcardRow } from "../../store/store.js";
+import { RequiredChangeMissing, type RequestRow, type SmartcardRow, type Store } from "../../store/store.js";
 import type { Caller } from "../caller.js";
 import { recordAudit } from "../audit.js";
 import { CertificateStatus, RequestStatus, SmartcardStatus, WorkflowTypes, enumByName, operationName } from "../enums.js";
@@ -236,19 +236,15 @@ export class SmartcardService {
     // Offline unblock answers one challenge read out over the phone, whoever started the request.
     const bound = workflow === "OfflineUnblock" ? 1 : sc.maxResponsesPerRequest;
 
-    const taken = await store.tx(async (tx) => {
-      // One statement in the usual case: count the release and move the request to Executing.
-      const taken = await tx.takeResponseReleaseAndMove(
-        r.uuid,
-        bound,
-        { from: [RequestStatus.Approved, RequestStatus.Executing], to: RequestStatus.Executing, at: new Date().toISOString(), keyVersion: input.kind === "key" ? version! : null },
-        r.status,
-      );
-      if (!taken) {
-        const cur = (await tx.requestByUuid(r.uuid, true))!;
-        if (!ACTIVE_STATUSES.includes(cur.status)) throw conflict("InvalidRequestState", "keys are released only while the request is Approved or Executing");
-      }
-      await recordAudit(tx, {
+    // Count the release and move the request to Executing.
+    const move = {
+      from: [RequestStatus.Approved, RequestStatus.Executing] as [number, number],
+      to: RequestStatus.Executing,
+      at: new Date().toISOString(),
+      keyVersion: input.kind === "key" ? version! : null,
+    };
+    const audited = (tx: Store, taken: boolean) =>
+      recordAudit(tx, {
         actorUuid: caller.uuid,
         actorName: caller.name,
         action: input.kind === "key" ? "smartcard.diversifiedkey" : "smartcard.authenticationresponse",
@@ -259,8 +255,26 @@ export class SmartcardService {
         outcome: taken ? "success" : "denied",
         details: { cardId, diversified, keyVersion: diversified ? version : null, ...(taken ? {} : { reason: "release bound reached" }) },
       });
-      return taken;
-    });
+    let taken = true;
+    try {
+      // The usual case, written at once with its audit record (one round trip on PostgreSQL).
+      await store.tx(async (tx) => {
+        await tx.requireResponseRelease(r.uuid, bound, move, r.status);
+        await audited(tx, true);
+      });
+    } catch (e) {
+      if (!(e instanceof RequiredChangeMissing)) throw e;
+      // Nothing was counted (the bound reached, or the request moved on meanwhile): find out which.
+      taken = await store.tx(async (tx) => {
+        const taken = await tx.takeResponseReleaseAndMove(r.uuid, bound, move, r.status);
+        if (!taken) {
+          const cur = (await tx.requestByUuid(r.uuid, true))!;
+          if (!ACTIVE_STATUSES.includes(cur.status)) throw conflict("InvalidRequestState", "keys are released only while the request is Approved or Executing");
+        }
+        await audited(tx, taken);
+        return taken;
+      });
+    }
     // The denial is audited (committed) before it is reported.
     if (!taken) throw forbidden("ReleaseBoundReached", "the number of key releases for this request is exhausted");
     if (input.kind === "key") return key;
