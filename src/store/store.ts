@@ -14,7 +14,7 @@ import type {
 } from "./schema.js";
 import { SessionStore } from "./sessions.js";
 import { Prepared, type Runner } from "./prepared.js";
-import { answerLater } from "./pg-held-back.js";
+import { ANSWER_NOT_NEEDED, answerLater } from "./pg-held-back.js";
 import type { SqliteDirect } from "./sqlite-direct.js";
 import type { Batch } from "./sqlite-group-commit.js";
 
@@ -58,7 +58,7 @@ const TX_ATTEMPTS = 5;
 export const REQUIRED_CHANGE_MISSING = "OC001";
 
 /**
- * A write its transaction requires changed nothing (Store.requireResponseRelease), so nothing of
+ * A write its transaction requires changed nothing (Store.takeResponseReleaseRequired), so nothing of
  * that transaction was kept; the caller finds out why on its slow path.
  */
 export class RequiredChangeMissing extends Error {
@@ -109,20 +109,6 @@ function responseReleaseUpdate(db: Kysely<Database>, a: <I extends number>(i: I)
 function responseRelease({ staying }: { staying: boolean }) {
   return new Prepared<never, ReleaseArgs>((db, a) => responseReleaseUpdate(db, a, staying));
 }
-/**
- * PostgreSQL only: the same release as a statement that fails when it counted nothing
- * (openclm_require, migration 0009), so that nobody needs to wait for its answer.
- */
-function requiredResponseRelease({ staying }: { staying: boolean }) {
-  return new Prepared<never, ReleaseArgs>(
-    (db, a) =>
-      db
-        .with("released", () => responseReleaseUpdate(db, a, staying).returning(sql<number>`1`.as("one")))
-        .selectNoFrom(sql<boolean>`openclm_require(exists (select 1 from released))`.as("ok")) as never,
-    { answerNotNeeded: true },
-  );
-}
-
 const Q = {
   userByUuid: new Prepared<UserRow, [string]>((db, a) => db.selectFrom("users").selectAll().where("uuid", "=", a(0))),
   requestByUuid: new Prepared<RequestRow, [string]>((db, a) => db.selectFrom("requests").selectAll().where("uuid", "=", a(0))),
@@ -165,8 +151,6 @@ const Q = {
   relinkAudit: new Prepared<never, [number, string, string]>((db, a) => db.updateTable("audit_events").set({ prev_hash: a(1), hash: a(2) }).where("seq", "=", a(0))),
   takeResponseReleaseAndMove: responseRelease({ staying: false }),
   takeResponseReleaseStaying: responseRelease({ staying: true }),
-  requireResponseReleaseAndMove: requiredResponseRelease({ staying: false }),
-  requireResponseReleaseStaying: requiredResponseRelease({ staying: true }),
   setTwoCounters: new Prepared<never, [string, number, string, number]>((db, a) =>
     db
       .insertInto("counters")
@@ -541,6 +525,10 @@ export class Store implements Runner {
   async updateRequest(uuid: string, patch: Updateable<RequestsTable>, expectStatus?: number[], opts: { unsubmitted?: boolean } = {}): Promise<boolean> {
     return this.updateRow("requests", uuid, patch, expectStatus, opts.unsubmitted);
   }
+  /** updateRequest as a required change (runRequired): no row updated fails the transaction. */
+  async updateRequestRequired(uuid: string, patch: Updateable<RequestsTable>, expectStatus?: number[]): Promise<void> {
+    await this.runRequired(this.updateRowStatement("requests", uuid, patch, expectStatus));
+  }
   /**
    * updateRequest for a caller that can issue the transaction's next statement before it reads the
    * answer (a failure then undoes both): on PostgreSQL, inside a transaction, the update goes out
@@ -554,6 +542,25 @@ export class Store implements Runner {
     opts: { unsubmitted?: boolean } = {},
   ): Promise<{ updated: Later<boolean> }> {
     return { updated: await this.runAnswerLater(this.updateRowStatement("requests", uuid, patch, expectStatus, opts.unsubmitted), affected) };
+  }
+
+  /**
+   * Runs an insert or update that must change a row, else its transaction fails with
+   * RequiredChangeMissing. On PostgreSQL, inside a transaction, it is made to fail by itself when it
+   * changes nothing (openclm_require, migration 0009), so nobody waits for its answer: it is held
+   * back and written with the transaction's next statement or its COMMIT (pg-held-back.ts), whose
+   * failure then reports it. Elsewhere it runs now and throws at once.
+   */
+  private async runRequired(compiled: CompiledQuery<never>): Promise<void> {
+    if (this.engine !== "postgres" || !this.db.isTransaction) {
+      if (!affected(await this.runCompiled(compiled).catch(requiredChange))) throw new RequiredChangeMissing();
+      return;
+    }
+    const sql = compiled.sql.startsWith(ANSWER_NOT_NEEDED) ? compiled.sql.slice(ANSWER_NOT_NEEDED.length) : compiled.sql;
+    await this.runCompiled({
+      ...compiled,
+      sql: `${ANSWER_NOT_NEEDED}with "changed" as (${sql} returning 1) select openclm_require(exists (select 1 from "changed"))`,
+    }).catch(requiredChange);
   }
 
   /**
@@ -608,19 +615,14 @@ export class Store implements Runner {
    * On PostgreSQL the statement fails by itself, so it is written with the transaction's audit
    * record and COMMIT instead of waiting for its answer (one round trip less).
    */
-  async requireResponseRelease(
+  async takeResponseReleaseRequired(
     uuid: string,
     bound: number,
     move: { from: [number, number]; to: number; at: string; keyVersion: number | null },
     current: number,
   ): Promise<void> {
     const args = [uuid, bound, move.from[0], move.from[1], move.to, move.at, move.keyVersion] as const;
-    const staying = current === move.to;
-    if (this.engine === "postgres") {
-      await (staying ? Q.requireResponseReleaseStaying : Q.requireResponseReleaseAndMove).execute(this, ...args).catch(requiredChange);
-      return;
-    }
-    if (!affected(await (staying ? Q.takeResponseReleaseStaying : Q.takeResponseReleaseAndMove).execute(this, ...args))) throw new RequiredChangeMissing();
+    await this.runRequired((current === move.to ? Q.takeResponseReleaseStaying : Q.takeResponseReleaseAndMove).compile(this, ...args));
   }
   async listRequests(filter: {
     visibleTo?: string;
@@ -701,6 +703,10 @@ export class Store implements Runner {
    */
   async insertSmartcard(row: SmartcardRow): Promise<boolean> {
     return this.insertRow("smartcards", row, "ignore");
+  }
+  /** insertSmartcard as a required change (runRequired): a conflict fails the transaction. */
+  async insertSmartcardRequired(row: SmartcardRow): Promise<void> {
+    await this.runRequired(this.insertRowStatement("smartcards", row, "ignore"));
   }
   async smartcardByUuid(uuid: string): Promise<SmartcardRow | undefined> {
     return Q.smartcardByUuid.first(this, uuid);

@@ -87,6 +87,30 @@ describe("approvals", () => {
     expect((await get(`/requests/${id}`)).body.Status).toBe(before);
   });
 
+  it("binds one card per request and one request per card when binds race, each audited once", async () => {
+    // The same card to one request eight times at once: one card record, every call answered with it.
+    const id = await request(users.alice, { type: "Enroll", profiletemplateuuid: VPN, datacollection: [{ "Request Reason": "race" }] });
+    const card = crypto.randomUUID();
+    const same = await Promise.all(Array.from({ length: 8 }, () => call(server, "POST", "/smartcards", { ...users.alice, body: { requestid: id, cardid: card } })));
+    for (const s of same) expect(s.status, s.text).toBe(201);
+    expect(new Set(same.map((s) => s.body as string)).size).toBe(1);
+    // One card to two requests at once: one binds, the other is refused.
+    const [x, y] = await Promise.all(
+      ["race x", "race y"].map((reason) => request(users.alice, { type: "Enroll", profiletemplateuuid: VPN, datacollection: [{ "Request Reason": reason }] })),
+    );
+    const shared = crypto.randomUUID();
+    const pair = await Promise.all([x, y].map((r) => call(server, "POST", "/smartcards", { ...users.alice, body: { requestid: r, cardid: shared } })));
+    expect(pair.map((p) => p.status).sort(), pair.map((p) => p.text).join(" ")).toEqual([201, 409]);
+    expect(pair.find((p) => p.status === 409)!.body.ErrorCode).toBe("CardInUse");
+    const loser = pair[0]!.status === 409 ? x : y;
+    expect((await get(`/requests/${loser}`)).body.Status).toBe(3); // still Approved, no card
+    for (const [r, binds] of [[id, 1], [x, pair[0]!.status === 201 ? 1 : 0], [y, pair[1]!.status === 201 ? 1 : 0]] as const) {
+      const trail = await call(server, "GET", `/audit?request=${r}&action=smartcard.bind`, users.dave);
+      expect(trail.status, trail.text).toBe(200);
+      expect(trail.body).toHaveLength(binds);
+    }
+  });
+
   it("ends a request with one deny", async () => {
     const id = await request(users.alice, { type: "Enroll", profiletemplateuuid: LOGON, datacollection: [{ "Employee ID": "98765" }] });
     const denied = await call(server, "POST", `/requests/${id}/approvals`, { ...users.bob, body: { decision: "Deny", comment: "no" } });

@@ -145,7 +145,7 @@ describe.skipIf(!PG_AVAILABLE)(`transactions on PostgreSQL with BEGIN sent along
     const release = (correlationId: string) =>
       store.tx(async (tx) => {
         await tx.nextCounter("required_a");
-        await tx.requireResponseRelease(row.uuid, 1, move, 3);
+        await tx.takeResponseReleaseRequired(row.uuid, 1, move, 3);
         answered++;
         await tx.insertPendingAudit(record(correlationId));
       });

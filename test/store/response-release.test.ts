@@ -69,7 +69,7 @@ describe("counting a response release and moving the request in one statement", 
     const release = (bound: number, at: string, keyVersion: number | null, current: number) =>
       pass.store.tx(async (tx) => {
         await tx.nextCounter("required_release");
-        await tx.requireResponseRelease(uuid, bound, move(at, keyVersion), current);
+        await tx.takeResponseReleaseRequired(uuid, bound, move(at, keyVersion), current);
         await recordAudit(tx, auditEvent(action));
       });
     const kept = async () => {
@@ -91,7 +91,7 @@ describe("counting a response release and moving the request in one statement", 
     const done = "00000000-0000-4000-8000-0000000000a6";
     await pass.store.insertRequest({ ...request(done), status: RequestStatus.Completed });
     await expect(
-      pass.store.tx((tx) => tx.requireResponseRelease(done, 16, move("2026-01-01T00:00:05.000Z", 1), RequestStatus.Executing)),
+      pass.store.tx((tx) => tx.takeResponseReleaseRequired(done, 16, move("2026-01-01T00:00:05.000Z", 1), RequestStatus.Executing)),
     ).rejects.toBeInstanceOf(RequiredChangeMissing);
     const r = (await pass.store.requestByUuid(done))!;
     expect([r.status, r.responses_released, r.updated_at, r.new_key_version]).toEqual([RequestStatus.Completed, 0, T0, null]);

@@ -90,6 +90,31 @@ export class SmartcardService {
       created_at: now,
       updated_at: now,
     };
+    const audited = (tx: Store) =>
+      recordAudit(tx, {
+        actorUuid: caller.uuid,
+        actorName: caller.name,
+        action: "smartcard.bind",
+        targetType: "smartcard",
+        targetUuid: row.uuid,
+        requestUuid: r.uuid,
+        correlationId: actor.correlationId,
+        outcome: "success",
+        details: { cardId, user: r.target_uuid },
+      });
+    const binding = { new_smartcard_uuid: row.uuid, status: RequestStatus.Executing, updated_at: now };
+    try {
+      // The usual case, written at once with its audit record (one round trip on PostgreSQL).
+      await store.tx(async (tx) => {
+        await tx.insertSmartcardRequired(row);
+        await tx.updateRequestRequired(r.uuid, binding, [...ACTIVE_STATUSES]);
+        await audited(tx);
+      });
+      return row;
+    } catch (e) {
+      if (!(e instanceof RequiredChangeMissing)) throw e;
+    }
+    // Another bind raced this one, or the request changed state: nothing was kept; find out which.
     return store.tx(async (tx) => {
       // The unique indexes decide between binds racing for this request or this card id: the
       // loser's insert waits for the winner's commit, then finds its card.
@@ -102,21 +127,11 @@ export class SmartcardService {
       }
       // Compare-and-set on the status (on PostgreSQL it waits for and locks the row): a request
       // canceled or completed since the read above is not bound, and the card goes with the rollback.
-      if (!(await tx.updateRequest(r.uuid, { new_smartcard_uuid: row.uuid, status: RequestStatus.Executing, updated_at: now }, [...ACTIVE_STATUSES]))) {
+      if (!(await tx.updateRequest(r.uuid, binding, [...ACTIVE_STATUSES]))) {
         assertTransition((await tx.requestByUuid(r.uuid))?.status ?? -1, "execute");
         throw conflict("InvalidRequestState", "the request changed state meanwhile; read it again");
       }
-      await recordAudit(tx, {
-        actorUuid: caller.uuid,
-        actorName: caller.name,
-        action: "smartcard.bind",
-        targetType: "smartcard",
-        targetUuid: row.uuid,
-        requestUuid: r.uuid,
-        correlationId: actor.correlationId,
-        outcome: "success",
-        details: { cardId, user: r.target_uuid },
-      });
+      await audited(tx);
       return row;
     });
   }
@@ -259,7 +274,7 @@ export class SmartcardService {
     try {
       // The usual case, written at once with its audit record (one round trip on PostgreSQL).
       await store.tx(async (tx) => {
-        await tx.requireResponseRelease(r.uuid, bound, move, r.status);
+        await tx.takeResponseReleaseRequired(r.uuid, bound, move, r.status);
         await audited(tx, true);
       });
     } catch (e) {
