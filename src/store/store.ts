@@ -526,22 +526,8 @@ export class Store implements Runner {
     return this.updateRow("requests", uuid, patch, expectStatus, opts.unsubmitted);
   }
   /** updateRequest as a required change (runRequired): no row updated fails the transaction. */
-  async updateRequestRequired(uuid: string, patch: Updateable<RequestsTable>, expectStatus?: number[]): Promise<void> {
-    await this.runRequired(this.updateRowStatement("requests", uuid, patch, expectStatus));
-  }
-  /**
-   * updateRequest for a caller that can issue the transaction's next statement before it reads the
-   * answer (a failure then undoes both): on PostgreSQL, inside a transaction, the update goes out
-   * with that next statement or the COMMIT, one round trip for both (pg-held-back.ts). `updated()`
-   * gives the answer (see runAnswerLater).
-   */
-  async updateRequestAnswerLater(
-    uuid: string,
-    patch: Updateable<RequestsTable>,
-    expectStatus?: number[],
-    opts: { unsubmitted?: boolean } = {},
-  ): Promise<{ updated: Later<boolean> }> {
-    return { updated: await this.runAnswerLater(this.updateRowStatement("requests", uuid, patch, expectStatus, opts.unsubmitted), affected) };
+  async updateRequestRequired(uuid: string, patch: Updateable<RequestsTable>, expectStatus?: number[], opts: { unsubmitted?: boolean } = {}): Promise<void> {
+    await this.runRequired(this.updateRowStatement("requests", uuid, patch, expectStatus, opts.unsubmitted));
   }
 
   /**
@@ -772,6 +758,10 @@ export class Store implements Runner {
   /** False when the (request, template) pair already has its certificate. */
   async insertCertificate(row: CertificateRow): Promise<boolean> {
     return this.insertRow("certificates", row, ["request_uuid", "template_name"]);
+  }
+  /** insertCertificate as a required change (runRequired): a conflict fails the transaction. */
+  async insertCertificateRequired(row: CertificateRow): Promise<void> {
+    await this.runRequired(this.insertRowStatement("certificates", row, ["request_uuid", "template_name"]));
   }
   async certificatesOfRequest(requestUuid: string): Promise<CertificateRow[]> {
     return Q.certificatesOfRequest.all(this, requestUuid);

@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
 import { call, startServer, type TestServer } from "../helpers/server.js";
-import { bindCard, createRequest, enroll, keyPath, response, TestCard, users, VPN, type Creds } from "../helpers/flow.js";
+import { bindCard, createRequest, DEFAULT_KEY, enroll, keyPath, response, TestCard, users, VPN, type Creds } from "../helpers/flow.js";
 import { opensslDes3 } from "../helpers/card.js";
 import { leafOfPkcs7, readCrl, serialOf, tempDir, verifyWithCrl } from "../helpers/pki.js";
 
@@ -109,6 +109,31 @@ describe("approvals", () => {
       expect(trail.status, trail.text).toBe(200);
       expect(trail.body).toHaveLength(binds);
     }
+  });
+
+  it("issues one certificate when submits for one request race: the winning CSR gets it again, another CSR is refused", async () => {
+    const id = await request(users.alice, { type: "Enroll", profiletemplateuuid: VPN, datacollection: [{ "Request Reason": "submit race" }] });
+    const { card } = await bindCard(server, users.alice, id);
+    const [a, b] = [(await card.csr()).der, (await new TestCard(DEFAULT_KEY).csr()).der];
+    const csrs = [a, b, a, b, a, b, a, b];
+    const answers = await Promise.all(
+      csrs.map((der) => call(server, "POST", `/requests/${id}/certificatedata`, { ...users.alice, body: { certificaterequests: [der.toString("base64")] } })),
+    );
+    const winner = csrs[answers.findIndex((x) => x.status === 200)]!;
+    const serials = new Set<string>();
+    answers.forEach((x, i) => {
+      if (csrs[i] === winner) {
+        expect(x.status, x.text).toBe(200);
+        serials.add(serialOf(leafOfPkcs7(Buffer.from(x.body[0].Pkcs7, "base64"))));
+      } else {
+        expect(x.status, x.text).toBe(409);
+        expect(x.body.ErrorCode).toBe("AlreadyIssued");
+      }
+    });
+    expect(serials.size).toBe(1);
+    const trail = await call(server, "GET", `/audit?request=${id}&action=certificate.issue`, users.dave);
+    expect(trail.status, trail.text).toBe(200);
+    expect(trail.body).toHaveLength(1);
   });
 
   it("ends a request with one deny", async () => {

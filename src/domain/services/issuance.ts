@@ -2,7 +2,7 @@
 // recording before answering. A second submit of the same CSRs gets the same answer.
 // Server-generated keys (software profiles) are delivered as PFX and archived sealed for Recover.
 import { createHash } from "node:crypto";
-import type { CertificateRow, ProfileRow, RequestRow } from "../../store/store.js";
+import { RequiredChangeMissing, type CertificateRow, type ProfileRow, type RequestRow } from "../../store/store.js";
 import type { CertificateTemplateConfig } from "../../config/types.js";
 import type { Caller } from "../caller.js";
 import { recordAudit } from "../audit.js";
@@ -34,8 +34,6 @@ export type IssuedCertificate =
 
 const CLOCK_SKEW_MS = 5 * 60_000;
 
-/** Another submit for the same request recorded its certificates first. */
-class LostRace extends Error {}
 const RECOVERIES_PER_REQUEST = 3;
 const archiveAad = (serial: string) => `openclm:archived-key:${serial}`;
 
@@ -122,40 +120,40 @@ export class IssuanceService {
     // Recorded before the answer leaves; a racing submit for the same request loses here.
     const won = await store
       .tx(async (tx) => {
-      // Claims the request (and on PostgreSQL locks its row) only while it is active and unsubmitted.
-      // Its answer is read after the inserts below, which go out with it (one round trip on
-      // PostgreSQL): an unclaimed request rolls them back with the rest.
-      const claim = await tx.updateRequestAnswerLater(
-        r.uuid,
-        {
-          csr_fingerprints: fingerprints,
-          // Already Executing (a card was bound): the status is not written again, so none of its indexes move.
-          ...(r.status === RequestStatus.Executing ? {} : { status: RequestStatus.Executing }),
-          updated_at: at,
-          ...(profile ? { new_profile_uuid: profile.uuid } : {}),
-        },
-        [...ACTIVE_STATUSES],
-        { unsubmitted: true },
-      );
-      if (profile) await tx.insertProfile(profile);
-      // A lost race rolls the whole transaction back, so no certificate of ours stays half-recorded.
-      for (const row of rows) if (!(await tx.insertCertificate(row))) throw new LostRace();
-      if (!(await claim.updated())) throw new LostRace();
-      await recordAudit(tx, {
-        actorUuid: actor.caller.uuid,
-        actorName: actor.caller.name,
-        action: "certificate.issue",
-        targetType: "request",
-        targetUuid: r.uuid,
-        requestUuid: r.uuid,
-        correlationId: actor.correlationId,
-        outcome: "success",
-        details: { serials: rows.map((x) => x.serial), templates: rows.map((x) => x.template_name), user: r.target_uuid, serverGenerated: serverTemplates.length },
-      });
-      return true;
+        // Claims the request (and on PostgreSQL locks its row) only while it is active and
+        // unsubmitted. The claim and the inserts are required changes: if any changes nothing (a
+        // racing submit won), the whole transaction fails and no certificate of ours stays
+        // half-recorded. Nobody waits for their answers: on PostgreSQL they go out with the audit
+        // record and the COMMIT, one round trip.
+        await tx.updateRequestRequired(
+          r.uuid,
+          {
+            csr_fingerprints: fingerprints,
+            // Already Executing (a card was bound): the status is not written again, so none of its indexes move.
+            ...(r.status === RequestStatus.Executing ? {} : { status: RequestStatus.Executing }),
+            updated_at: at,
+            ...(profile ? { new_profile_uuid: profile.uuid } : {}),
+          },
+          [...ACTIVE_STATUSES],
+          { unsubmitted: true },
+        );
+        if (profile) await tx.insertProfile(profile);
+        for (const row of rows) await tx.insertCertificateRequired(row);
+        await recordAudit(tx, {
+          actorUuid: actor.caller.uuid,
+          actorName: actor.caller.name,
+          action: "certificate.issue",
+          targetType: "request",
+          targetUuid: r.uuid,
+          requestUuid: r.uuid,
+          correlationId: actor.correlationId,
+          outcome: "success",
+          details: { serials: rows.map((x) => x.serial), templates: rows.map((x) => x.template_name), user: r.target_uuid, serverGenerated: serverTemplates.length },
+        });
+        return true;
       })
       .catch((e: unknown) => {
-        if (e instanceof LostRace) return false;
+        if (e instanceof RequiredChangeMissing) return false;
         throw e;
       });
     if (!won) {
