@@ -14,7 +14,7 @@ import type {
 } from "./schema.js";
 import { SessionStore } from "./sessions.js";
 import { Prepared, type Runner } from "./prepared.js";
-import { ANSWER_NOT_NEEDED, answerLater } from "./pg-held-back.js";
+import { ANSWER_NOT_NEEDED } from "./pg-held-back.js";
 import type { SqliteDirect } from "./sqlite-direct.js";
 import type { Batch } from "./sqlite-group-commit.js";
 
@@ -33,8 +33,6 @@ export type ProfileRow = Selectable<ProfilesTable>;
 export type CertificateRow = Selectable<CertificatesTable>;
 export type AuditRow = Selectable<AuditEventsTable>;
 export type AuditPendingRow = Selectable<AuditPendingTable>;
-/** An answer to ask for later (Store's …AnswerLater methods). */
-export type Later<T> = () => Promise<T>;
 
 /** Advisory lock keys (PostgreSQL): held by a connection of their own (`exclusive`)… */
 export const LOCKS = { migrations: 7262010, startup: 7262011 } as const;
@@ -123,6 +121,11 @@ const Q = {
   ),
   certificateCountOfRequest: new Prepared<{ n: number }, [string]>((db, a) =>
     db.selectFrom("certificates").select((eb) => eb.fn.countAll<number>().as("n")).where("request_uuid", "=", a(0)),
+  ),
+  // PostgreSQL only (openclm_require, migration 0009): Store.certificateCountAtLeastRequired.
+  certificateCountAtLeast: new Prepared<never, [string, number]>(
+    (db, a) => db.selectFrom("certificates").select(sql<boolean>`openclm_require(count(*) >= ${a(1)})`.as("ok")).where("request_uuid", "=", a(0)) as never,
+    { answerNotNeeded: true },
   ),
   counterValue: new Prepared<{ value: number }, [string]>((db, a) => db.selectFrom("counters").select("value").where("name", "=", a(0))),
   lastAuditHash: new Prepared<{ hash: string }, []>((db) => db.selectFrom("audit_events").select("hash").orderBy("seq", "desc").limit(1)),
@@ -549,31 +552,7 @@ export class Store implements Runner {
     }).catch(requiredChange);
   }
 
-  /**
-   * Runs a statement whose answer the caller reads only after the transaction's next statement: on
-   * PostgreSQL, inside a transaction, it goes out with that statement (pg-held-back.ts); elsewhere
-   * it runs now. Resolves once it is queued, with a function that gives its answer, read by `read`
-   * (and sends the statement at once if it is still held back then).
-   */
-  private async runAnswerLater<R, T>(compiled: CompiledQuery<R>, read: (result: QueryResult<R>) => T): Promise<Later<T>> {
-    if (this.engine !== "postgres" || !this.db.isTransaction) {
-      const value = read(await this.runCompiled(compiled));
-      return () => Promise.resolve(value);
-    }
-    const { prefix, answer, drop } = answerLater();
-    try {
-      await this.runCompiled({ ...compiled, sql: prefix + compiled.sql });
-    } catch (e) {
-      drop(e);
-      throw e;
-    }
-    // pg's own result, as kysely's PostgreSQL driver would turn it into a QueryResult.
-    return () =>
-      answer().then((r) => {
-        const { rows, rowCount } = r as { rows: R[]; rowCount: number | null };
-        return read({ rows, numAffectedRows: rowCount === null ? undefined : BigInt(rowCount) });
-      });
-  }
+
   /** Atomically counts one response release while under the bound; false when the bound is reached. */
   async takeResponseRelease(uuid: string, bound: number): Promise<boolean> {
     const r = await Q.takeResponseRelease.execute(this, uuid, bound);
@@ -690,6 +669,10 @@ export class Store implements Runner {
   async insertSmartcard(row: SmartcardRow): Promise<boolean> {
     return this.insertRow("smartcards", row, "ignore");
   }
+  /** updateSmartcard as a required change (runRequired): no row updated fails the transaction. */
+  async updateSmartcardRequired(uuid: string, patch: Updateable<SmartcardsTable>, expectStatus?: number[]): Promise<void> {
+    await this.runRequired(this.updateRowStatement("smartcards", uuid, patch, expectStatus));
+  }
   /** insertSmartcard as a required change (runRequired): a conflict fails the transaction. */
   async insertSmartcardRequired(row: SmartcardRow): Promise<void> {
     await this.runRequired(this.insertRowStatement("smartcards", row, "ignore"));
@@ -726,10 +709,6 @@ export class Store implements Runner {
   async updateSmartcard(uuid: string, patch: Updateable<SmartcardsTable>, expectStatus?: number[]): Promise<boolean> {
     return this.updateRow("smartcards", uuid, patch, expectStatus);
   }
-  /** updateSmartcard, sent with the transaction's next statement where it can be (runAnswerLater). */
-  async updateSmartcardAnswerLater(uuid: string, patch: Updateable<SmartcardsTable>, expectStatus?: number[]): Promise<{ updated: Later<boolean> }> {
-    return { updated: await this.runAnswerLater(this.updateRowStatement("smartcards", uuid, patch, expectStatus), affected) };
-  }
 
   // ---- software profiles
   async insertProfile(row: ProfileRow): Promise<void> {
@@ -759,6 +738,18 @@ export class Store implements Runner {
   async insertCertificate(row: CertificateRow): Promise<boolean> {
     return this.insertRow("certificates", row, ["request_uuid", "template_name"]);
   }
+  /**
+   * As a required change: the request has at least n certificates, else the transaction fails with
+   * RequiredChangeMissing. On PostgreSQL, inside a transaction, the count is held back like
+   * runRequired's statements and fails by itself (openclm_require).
+   */
+  async certificateCountAtLeastRequired(requestUuid: string, n: number): Promise<void> {
+    if (this.engine === "postgres" && this.db.isTransaction) {
+      await Q.certificateCountAtLeast.execute(this, requestUuid, n).catch(requiredChange);
+      return;
+    }
+    if ((await this.certificateCountOfRequest(requestUuid)) < n) throw new RequiredChangeMissing();
+  }
   /** insertCertificate as a required change (runRequired): a conflict fails the transaction. */
   async insertCertificateRequired(row: CertificateRow): Promise<void> {
     await this.runRequired(this.insertRowStatement("certificates", row, ["request_uuid", "template_name"]));
@@ -768,10 +759,6 @@ export class Store implements Runner {
   }
   async certificateCountOfRequest(requestUuid: string): Promise<number> {
     return Number((await Q.certificateCountOfRequest.first(this, requestUuid))!.n);
-  }
-  /** certificateCountOfRequest, sent with the transaction's next statement where it can be (runAnswerLater). */
-  async certificateCountOfRequestAnswerLater(requestUuid: string): Promise<{ count: Later<number> }> {
-    return { count: await this.runAnswerLater(Q.certificateCountOfRequest.compile(this, requestUuid), (r) => Number(r.rows[0]!.n)) };
   }
   async certificatesOfSmartcard(uuid: string): Promise<CertificateRow[]> {
     return this.certificatesOfQuery("smartcard_uuid", uuid).execute();

@@ -6,7 +6,7 @@
 import { sql } from "kysely";
 import { beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
-import { RequiredChangeMissing, type Later, type RequestRow, type SmartcardRow, type Store } from "../../src/store/store.js";
+import { RequiredChangeMissing, type RequestRow, type Store } from "../../src/store/store.js";
 import type { AuditRecordColumns } from "../../src/store/schema.js";
 import { PG_AVAILABLE, query, scratchDatabase, SKIP_REASON } from "./support.js";
 
@@ -43,15 +43,6 @@ function requestRow(): RequestRow {
     new_profile_uuid: null, old_profile_uuid: null, new_smartcard_uuid: null, old_smartcard_uuid: null,
     priority: 0, comment: "", template_uuid: randomUUID(), template_version: 1, approvals_needed: 0,
     responses_released: 0, new_key_version: null, csr_fingerprints: null, revocation_reason: null, updated_at: at,
-  };
-}
-
-function cardRow(): SmartcardRow {
-  const at = new Date().toISOString();
-  return {
-    uuid: randomUUID(), card_id: randomUUID(), status: 2, flags: 1, parent_uuid: null, primary_uuid: null, permanent_uuid: null,
-    assigned_user_uuid: randomUUID(), template_uuid: randomUUID(), template_version: 1, key_version: null, comment: "",
-    atr: "", middleware: "MSBaseCSP", request_uuid: randomUUID(), created_at: at, updated_at: at,
   };
 }
 
@@ -170,81 +161,6 @@ describe.skipIf(!PG_AVAILABLE)(`transactions on PostgreSQL with BEGIN sent along
     // Both connections are fit for the next transactions.
     await Promise.all([1, 2, 3, 4].map(() => store.tx((tx) => tx.nextCounter("required_b"))));
     expect(await counter("required_b")).toBe("4");
-  });
-
-  it("send an update whose answer is read later with the next statement, and hand its answer over", async () => {
-    const row = cardRow();
-    await store.insertSmartcard(row);
-    // Held back: its own answer arrives once the counter's statement has taken it along.
-    let updated: Later<boolean> | undefined;
-    let missing: Later<boolean> | undefined;
-    await store.tx(async (tx) => {
-      updated = (await tx.updateSmartcardAnswerLater(row.uuid, { comment: "claimed" }, [2])).updated;
-      missing = (await tx.updateSmartcardAnswerLater(randomUUID(), { comment: "claimed" }, [2])).updated;
-      await tx.nextCounter("later_a");
-      expect(await updated!()).toBe(true);
-      expect(await missing!()).toBe(false);
-    });
-    expect((await store.smartcardByUuid(row.uuid))?.comment).toBe("claimed");
-    // A compare-and-set that does not match answers false, and writes nothing.
-    await store.tx(async (tx) => {
-      const { updated } = await tx.updateSmartcardAnswerLater(row.uuid, { comment: "again" }, [3]);
-      await tx.nextCounter("later_a");
-      expect(await updated()).toBe(false);
-    });
-    expect((await store.smartcardByUuid(row.uuid))?.comment).toBe("claimed");
-    // Outside a transaction there is nothing to go along with: it runs at once.
-    expect(await (await store.updateSmartcardAnswerLater(row.uuid, { comment: "outside" })).updated()).toBe(true);
-  });
-
-  it("send an update whose answer is asked for before any next statement at once, with the first error held before it", async () => {
-    const row = cardRow();
-    await store.insertSmartcard(row);
-    await store.tx(async (tx) => {
-      const { updated } = await tx.updateSmartcardAnswerLater(row.uuid, { comment: "asked at once" }, [2]);
-      expect(await updated()).toBe(true);
-    });
-    expect((await store.smartcardByUuid(row.uuid))?.comment).toBe("asked at once");
-    // A held-back record that fails before it: the answer is that record's error, and nothing stays.
-    await expect(
-      store.tx(async (tx) => {
-        await tx.nextCounter("later_c");
-        await tx.insertPendingAudit(record("held-9", null));
-        const { updated } = await tx.updateSmartcardAnswerLater(row.uuid, { comment: "not kept" });
-        await updated();
-      }),
-    ).rejects.toThrow(/null value in column "action"/);
-    expect(await counter("later_c")).toBeUndefined();
-    expect(await pendingRecords("held-9")).toBe(0);
-    expect((await store.smartcardByUuid(row.uuid))?.comment).toBe("asked at once");
-  });
-
-  it("fail the next statement with the error of an update whose answer is read later, and drop it on a rollback", async () => {
-    const row = cardRow();
-    await store.insertSmartcard(row);
-    let answered = 0;
-    let failed: Later<boolean> | undefined;
-    await expect(
-      store.tx(async (tx) => {
-        await tx.nextCounter("later_b");
-        failed = (await tx.updateSmartcardAnswerLater(row.uuid, { comment: null as unknown as string })).updated;
-        answered++;
-        await tx.nextCounter("later_b");
-      }),
-    ).rejects.toThrow(/null value in column "comment"/);
-    expect(answered).toBe(1);
-    await expect(failed!()).rejects.toThrow(/null value in column "comment"/);
-    expect(await counter("later_b")).toBeUndefined();
-    // Never sent: the caller gave up first, and the answer says so.
-    let dropped: Later<boolean> | undefined;
-    await expect(
-      store.tx(async (tx) => {
-        dropped = (await tx.updateSmartcardAnswerLater(row.uuid, { comment: "never" })).updated;
-        throw new Error("the caller gives up");
-      }),
-    ).rejects.toThrow("the caller gives up");
-    await expect(dropped!()).rejects.toThrow(/rolled back before this statement was sent/);
-    expect((await store.smartcardByUuid(row.uuid))?.comment).toBe("");
   });
 
   it("fail the transaction at its next statement or its COMMIT when the held-back statement fails", async () => {

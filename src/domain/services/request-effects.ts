@@ -1,6 +1,6 @@
 // What completing or abandoning a request does to its cards, profiles and certificates (SPEC §7.3).
 // Runs inside the transaction that moves the request, so the effect and the state change are one.
-import type { CertificateRow, RequestRow, Store } from "../../store/store.js";
+import { RequiredChangeMissing, type CertificateRow, type RequestRow, type Store } from "../../store/store.js";
 import { CertificateStatus, ProfileStatus, SmartcardStatus, parseWorkflowType, type WorkflowType } from "../enums.js";
 import { conflict } from "../errors.js";
 import { clientKeyedCertificates, isSmartcardTemplate, type ProfileTemplate } from "../templates.js";
@@ -22,27 +22,20 @@ const P = ProfileStatus;
 const LIVE = [CertificateStatus.Valid, CertificateStatus.OnHold];
 
 /**
- * A condition of the completion whose statement has been sent but whose answer is read only after
- * the request's own update: on PostgreSQL they go out together, one round trip (Store's
- * …AnswerLater). Checked in order; the first to fail rolls the transaction back.
+ * `required`: the completion's conditions are required changes (Store's …Required), which fail the
+ * transaction with RequiredChangeMissing when one does not hold, instead of being read and checked
+ * here: on PostgreSQL they go out with the request's update, its audit record and the COMMIT, one
+ * round trip. The caller then runs the completion again without them, checking each condition in
+ * order, so the first that fails is the one reported.
  */
-export type Check = () => Promise<void>;
+type Effect = (ctx: AppContext, tx: Store, r: RequestRow, t: ProfileTemplate, now: string, required: boolean) => Promise<void>;
 
-type Effect = (ctx: AppContext, tx: Store, r: RequestRow, t: ProfileTemplate, now: string, later: Check[]) => Promise<void>;
-
-/**
- * Every certificate the request should have issued is there: at once, or as a check in `later`.
- * A caller that defers it must defer every check after it too (it may throw nothing of its own
- * before the request's update), so that the first condition to fail is still the one reported.
- */
-async function requireIssued(tx: Store, r: RequestRow, t: ProfileTemplate, later?: Check[]): Promise<void> {
+/** Every certificate the request should have issued is there. */
+async function requireIssued(tx: Store, r: RequestRow, t: ProfileTemplate, required = false): Promise<void> {
   const expected = isSmartcardTemplate(t) ? clientKeyedCertificates(t).length : t.certificates.length;
-  const check = (issued: number) => {
-    if (issued < expected) throw conflict("IncompleteRequest", `the request cannot complete: ${issued} of ${expected} certificates issued`);
-  };
-  if (!later) return check(await tx.certificateCountOfRequest(r.uuid));
-  const { count } = await tx.certificateCountOfRequestAnswerLater(r.uuid);
-  later.push(async () => check(await count()));
+  if (required) return tx.certificateCountAtLeastRequired(r.uuid, expected);
+  const issued = await tx.certificateCountOfRequest(r.uuid);
+  if (issued < expected) throw conflict("IncompleteRequest", `the request cannot complete: ${issued} of ${expected} certificates issued`);
 }
 
 const NO_CARD = () => conflict("IncompleteRequest", "the request cannot complete: no smart card is bound to it");
@@ -53,16 +46,13 @@ async function newCard(tx: Store, r: RequestRow) {
   return card;
 }
 
-/** The request's new card becomes Active (read only by the update that changes it); checked in `later`. */
-async function activateNewCard(tx: Store, r: RequestRow, patch: Parameters<Store["updateSmartcard"]>[1], later: Check[]): Promise<void> {
-  if (!r.new_smartcard_uuid) {
-    later.push(() => Promise.reject(NO_CARD()));
-    return;
-  }
-  const { updated } = await tx.updateSmartcardAnswerLater(r.new_smartcard_uuid, { status: C.Active, ...patch });
-  later.push(async () => {
-    if (!(await updated())) throw NO_CARD();
-  });
+/** The request's new card becomes Active (read only by the update that changes it). */
+async function activateNewCard(tx: Store, r: RequestRow, patch: Parameters<Store["updateSmartcard"]>[1], required: boolean): Promise<void> {
+  const uuid = r.new_smartcard_uuid;
+  // Required: a missing card is reported by the run without required changes, after the certificates.
+  if (!uuid) throw required ? new RequiredChangeMissing() : NO_CARD();
+  if (required) return tx.updateSmartcardRequired(uuid, { status: C.Active, ...patch });
+  if (!(await tx.updateSmartcard(uuid, { status: C.Active, ...patch }))) throw NO_CARD();
 }
 
 async function certificatesOf(tx: Store, credential: { card?: string | null; profile?: string | null }): Promise<CertificateRow[]> {
@@ -99,10 +89,10 @@ async function moveKeyVersion(tx: Store, r: RequestRow, cardUuid: string, t: Pro
 }
 
 const effects: Partial<Record<WorkflowType, Effect>> = {
-  Enroll: async (_ctx, tx, r, t, now, later) => {
+  Enroll: async (_ctx, tx, r, t, now, required) => {
     if (isSmartcardTemplate(t)) {
-      await requireIssued(tx, r, t, later);
-      await activateNewCard(tx, r, { updated_at: now }, later);
+      await requireIssued(tx, r, t, required);
+      await activateNewCard(tx, r, { updated_at: now }, required);
     } else {
       await requireIssued(tx, r, t);
       const profile = r.new_profile_uuid ? await tx.profileByUuid(r.new_profile_uuid) : undefined;
@@ -110,13 +100,13 @@ const effects: Partial<Record<WorkflowType, Effect>> = {
       await tx.updateProfile(profile.uuid, { status: P.Active, updated_at: now });
     }
   },
-  Duplicate: async (_ctx, tx, r, t, now, later) => {
-    await requireIssued(tx, r, t, later);
-    await activateNewCard(tx, r, { flags: 0, parent_uuid: r.old_smartcard_uuid, primary_uuid: r.old_smartcard_uuid, updated_at: now }, later);
+  Duplicate: async (_ctx, tx, r, t, now, required) => {
+    await requireIssued(tx, r, t, required);
+    await activateNewCard(tx, r, { flags: 0, parent_uuid: r.old_smartcard_uuid, primary_uuid: r.old_smartcard_uuid, updated_at: now }, required);
   },
-  TemporaryEnroll: async (_ctx, tx, r, t, now, later) => {
-    await requireIssued(tx, r, t, later);
-    await activateNewCard(tx, r, { flags: 0, permanent_uuid: r.old_smartcard_uuid, updated_at: now }, later);
+  TemporaryEnroll: async (_ctx, tx, r, t, now, required) => {
+    await requireIssued(tx, r, t, required);
+    await activateNewCard(tx, r, { flags: 0, permanent_uuid: r.old_smartcard_uuid, updated_at: now }, required);
     // The permanent card is suspended: its certificates on hold until it is reinstated or retired.
     await setCertificates(tx, await certificatesOf(tx, { card: r.old_smartcard_uuid }), CertificateStatus.OnHold, CrlReason.certificateHold, now, [CertificateStatus.Valid]);
     await tx.updateSmartcard(r.old_smartcard_uuid!, { status: C.Suspended, updated_at: now });
@@ -181,15 +171,9 @@ export function supportsWorkflow(w: WorkflowType): boolean {
 /** Completion changes certificates' revocation state (the CRL must be republished). */
 export const REVOKING_WORKFLOWS: readonly WorkflowType[] = ["Renew", "OnlineUpdate", "TemporaryEnroll", "Retire", "Revoke", "Disable", "Reinstate"];
 
-/**
- * Runs the completion's effects in the transaction; answers the checks still to make, in order,
- * once the caller has issued its next statement (the request's update), before it commits.
- */
-export async function completionEffects(ctx: AppContext, tx: Store, r: RequestRow, t: ProfileTemplate): Promise<Check[]> {
-  const w = parseWorkflowType(r.workflow)!;
-  const later: Check[] = [];
-  await effects[w]!(ctx, tx, r, t, new Date().toISOString(), later);
-  return later;
+/** Runs the completion's effects in the transaction (`required`: see Effect). */
+export async function completionEffects(ctx: AppContext, tx: Store, r: RequestRow, t: ProfileTemplate, required: boolean): Promise<void> {
+  await effects[parseWorkflowType(r.workflow)!]!(ctx, tx, r, t, new Date().toISOString(), required);
 }
 
 /**

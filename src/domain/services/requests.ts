@@ -1,5 +1,5 @@
 // Request use cases: create, read, list, approve, and the status changes a client makes.
-import type { RequestRow } from "../../store/store.js";
+import { RequiredChangeMissing, type RequestRow } from "../../store/store.js";
 import type { Caller } from "../caller.js";
 import { recordAudit } from "../audit.js";
 import { checkDataCollection, parseDataCollection } from "../datacollection.js";
@@ -18,7 +18,7 @@ import { assertTransition, statusName } from "../request-lifecycle.js";
 import { enabledPolicy, isSmartcardTemplate, type ProfileTemplate } from "../templates.js";
 import type { Actor, AppContext } from "./context.js";
 import { findUser } from "./users.js";
-import { completionEffects, abandonEffects, CrlReason, REVOKING_WORKFLOWS, supportsWorkflow, type Check } from "./request-effects.js";
+import { completionEffects, abandonEffects, CrlReason, REVOKING_WORKFLOWS, supportsWorkflow } from "./request-effects.js";
 
 export interface CreateRequestInput {
   type: string;
@@ -287,7 +287,10 @@ export class RequestService {
     const uuid = parseGuid(uuidInput);
     if (!uuid) throw notFound("request");
     let republish = false;
-    const result = await store.tx(async (tx) => {
+    // First with the conditions and the update as required changes (one round trip on PostgreSQL
+    // after the row's read); when one does not hold, nothing is kept and the second run checks
+    // each in order, reporting the first that fails.
+    const run = (required: boolean) => store.tx(async (tx) => {
       // Read once, in the transaction (on PostgreSQL locking the row for the effects below): the
       // checks and the change see the same row.
       const cur = this.visible(caller, await tx.requestByUuid(uuid, true));
@@ -304,15 +307,13 @@ export class RequestService {
       if (cur.status === RequestStatus[name!]) return cur; // repeating a final answer is harmless
       const to = assertTransition(cur.status, event);
       const now = new Date().toISOString();
-      let checks: Check[] = [];
       if (event === "complete") {
-        checks = await completionEffects(this.ctx, tx, cur, template!);
+        await completionEffects(this.ctx, tx, cur, template!, required);
         republish = REVOKING_WORKFLOWS.includes(workflowOf(cur));
       } else republish = await abandonEffects(tx, cur, now);
-      const won = await tx.updateRequest(cur.uuid, { status: to, completed_at: now, updated_at: now }, [cur.status]);
-      // The effects' conditions, whose statements went out with the update (see completionEffects).
-      for (const check of checks) await check();
-      if (!won) throw conflict("InvalidRequestState", "the request changed state meanwhile; read it again");
+      const change = { status: to, completed_at: now, updated_at: now };
+      if (required) await tx.updateRequestRequired(cur.uuid, change, [cur.status]);
+      else if (!(await tx.updateRequest(cur.uuid, change, [cur.status]))) throw conflict("InvalidRequestState", "the request changed state meanwhile; read it again");
       await recordAudit(tx, {
         actorUuid: caller.uuid,
         actorName: caller.name,
@@ -326,6 +327,10 @@ export class RequestService {
       });
       // The row as just written: the update above won against cur, and the effects leave the request alone.
       return { ...cur, status: to, completed_at: now, updated_at: now };
+    });
+    const result = await run(true).catch((e: unknown) => {
+      if (e instanceof RequiredChangeMissing) return run(false);
+      throw e;
     });
     if (republish) await this.ctx.ca.publishCrl();
     return result;
