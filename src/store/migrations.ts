@@ -345,7 +345,7 @@ function directoryNotify(t: EngineTypes): Migration {
  * with SQLSTATE REQUIRED_CHANGE_MISSING. A write whose success decides the rest of its transaction
  * can then be sent without waiting for its answer (its audit record and COMMIT go with it, one
  * round trip): when it changed nothing, nothing of the transaction is kept, and the caller takes
- * the slow path (Store.takeResponseReleaseRequired).
+ * the slow path (Store's …Required methods, requiredFirst).
  */
 function requireFunction(t: EngineTypes): Migration {
   return {

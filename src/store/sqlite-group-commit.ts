@@ -71,7 +71,7 @@ export class SqliteGroupCommit {
    * PRAGMA data_version of the server's connection: it moves when another connection commits.
    * While a batch is open this connection holds the write lock, so no other connection can
    * commit, and the pragma would answer from the batch's snapshot anyway: the value read first
-   * in a batch is the batch's, and later calls (two per authenticated request) skip SQLite.
+   * in a batch is the batch's, and later calls (each authenticated request makes one) skip SQLite.
    */
   dataVersion(): number {
     const batch = this.batch;

@@ -56,13 +56,25 @@ const TX_ATTEMPTS = 5;
 export const REQUIRED_CHANGE_MISSING = "OC001";
 
 /**
- * A write its transaction requires changed nothing (Store.takeResponseReleaseRequired), so nothing of
- * that transaction was kept; the caller finds out why on its slow path.
+ * A required change (Store's …Required methods) did not happen, so nothing of its transaction was
+ * kept; the caller finds out why the old way (requiredFirst).
  */
 export class RequiredChangeMissing extends Error {
   constructor() {
     super("a change this transaction requires did not happen");
   }
+}
+
+/**
+ * Runs `first`, a transaction written with required changes (one round trip on PostgreSQL); if
+ * one did not hold, nothing of it was kept and `instead` runs: the same work statement by
+ * statement, which finds out why and answers as the call always did.
+ */
+export function requiredFirst<T>(first: () => Promise<T>, instead: () => Promise<T>): Promise<T> {
+  return first().catch((e: unknown) => {
+    if (e instanceof RequiredChangeMissing) return instead();
+    throw e;
+  });
 }
 
 /** serialization_failure, deadlock_detected: the transaction was rolled back and may be run again. */
@@ -89,24 +101,23 @@ export interface Page {
  * and moves it to a third. `staying`: for a request in that third state already — the status is
  * then not written, so none of its indexes move. Arguments: uuid, bound, from, from, to, at, keyVersion.
  */
-type ReleaseArgs = [string, number, number, number, number, string, number | null];
-function responseReleaseUpdate(db: Kysely<Database>, a: <I extends number>(i: I) => ReleaseArgs[I], staying: boolean) {
-  const q = db
-    .updateTable("requests")
-    .set({
-      responses_released: sql`responses_released + 1`,
-      ...(staying ? {} : { status: a(4) }),
-      updated_at: sql`case when status = ${a(4)} and cast(${a(6)} as integer) is null then updated_at else ${a(5)} end`,
-      new_key_version: sql`coalesce(cast(${a(6)} as integer), new_key_version)`,
-    })
-    .where("uuid", "=", a(0))
-    .where("responses_released", "<", a(1))
-    .where("status", "in", [a(2), a(3)]);
-  return staying ? q.where("status", "=", a(4)) : q;
-}
 function responseRelease({ staying }: { staying: boolean }) {
-  return new Prepared<never, ReleaseArgs>((db, a) => responseReleaseUpdate(db, a, staying));
+  return new Prepared<never, [string, number, number, number, number, string, number | null]>((db, a) => {
+    const q = db
+      .updateTable("requests")
+      .set({
+        responses_released: sql`responses_released + 1`,
+        ...(staying ? {} : { status: a(4) }),
+        updated_at: sql`case when status = ${a(4)} and cast(${a(6)} as integer) is null then updated_at else ${a(5)} end`,
+        new_key_version: sql`coalesce(cast(${a(6)} as integer), new_key_version)`,
+      })
+      .where("uuid", "=", a(0))
+      .where("responses_released", "<", a(1))
+      .where("status", "in", [a(2), a(3)]);
+    return staying ? q.where("status", "=", a(4)) : q;
+  });
 }
+
 const Q = {
   userByUuid: new Prepared<UserRow, [string]>((db, a) => db.selectFrom("users").selectAll().where("uuid", "=", a(0))),
   requestByUuid: new Prepared<RequestRow, [string]>((db, a) => db.selectFrom("requests").selectAll().where("uuid", "=", a(0))),
@@ -533,26 +544,6 @@ export class Store implements Runner {
     await this.runRequired(this.updateRowStatement("requests", uuid, patch, expectStatus, opts.unsubmitted));
   }
 
-  /**
-   * Runs an insert or update that must change a row, else its transaction fails with
-   * RequiredChangeMissing. On PostgreSQL, inside a transaction, it is made to fail by itself when it
-   * changes nothing (openclm_require, migration 0009), so nobody waits for its answer: it is held
-   * back and written with the transaction's next statement or its COMMIT (pg-held-back.ts), whose
-   * failure then reports it. Elsewhere it runs now and throws at once.
-   */
-  private async runRequired(compiled: CompiledQuery<never>): Promise<void> {
-    if (this.engine !== "postgres" || !this.db.isTransaction) {
-      if (!affected(await this.runCompiled(compiled).catch(requiredChange))) throw new RequiredChangeMissing();
-      return;
-    }
-    const sql = compiled.sql.startsWith(ANSWER_NOT_NEEDED) ? compiled.sql.slice(ANSWER_NOT_NEEDED.length) : compiled.sql;
-    await this.runCompiled({
-      ...compiled,
-      sql: `${ANSWER_NOT_NEEDED}with "changed" as (${sql} returning 1) select openclm_require(exists (select 1 from "changed"))`,
-    }).catch(requiredChange);
-  }
-
-
   /** Atomically counts one response release while under the bound; false when the bound is reached. */
   async takeResponseRelease(uuid: string, bound: number): Promise<boolean> {
     const r = await Q.takeResponseRelease.execute(this, uuid, bound);
@@ -739,16 +730,13 @@ export class Store implements Runner {
     return this.insertRow("certificates", row, ["request_uuid", "template_name"]);
   }
   /**
-   * As a required change: the request has at least n certificates, else the transaction fails with
-   * RequiredChangeMissing. On PostgreSQL, inside a transaction, the count is held back like
-   * runRequired's statements and fails by itself (openclm_require).
+   * As a required change (see required): the request has at least n certificates.
    */
   async certificateCountAtLeastRequired(requestUuid: string, n: number): Promise<void> {
-    if (this.engine === "postgres" && this.db.isTransaction) {
-      await Q.certificateCountAtLeast.execute(this, requestUuid, n).catch(requiredChange);
-      return;
-    }
-    if ((await this.certificateCountOfRequest(requestUuid)) < n) throw new RequiredChangeMissing();
+    await this.required(
+      () => Q.certificateCountAtLeast.compile(this, requestUuid, n),
+      async () => (await this.certificateCountOfRequest(requestUuid)) >= n,
+    );
   }
   /** insertCertificate as a required change (runRequired): a conflict fails the transaction. */
   async insertCertificateRequired(row: CertificateRow): Promise<void> {
@@ -999,6 +987,29 @@ export class Store implements Runner {
       { answerNotNeeded: onConflict === "error" },
     );
     return statement.compile(this, ...keys.map((k) => (row as Record<string, unknown>)[k]));
+  }
+
+  /**
+   * A required change: `holds` answers whether it happened, else the transaction fails with
+   * RequiredChangeMissing. On PostgreSQL, inside a transaction, `selfFailing` is run instead: a
+   * statement that fails by itself when the change does not happen (openclm_require, migration
+   * 0009), so nobody waits for its answer: it is held back and written with the transaction's next
+   * statement or its COMMIT (pg-held-back.ts), whose failure then reports it.
+   */
+  private async required(selfFailing: () => CompiledQuery<never>, holds: () => Promise<boolean>): Promise<void> {
+    if (this.engine === "postgres" && this.db.isTransaction) await this.runCompiled(selfFailing()).catch(requiredChange);
+    else if (!(await holds())) throw new RequiredChangeMissing();
+  }
+
+  /** An insert or update that must change a row, as a required change. */
+  private async runRequired(compiled: CompiledQuery<never>): Promise<void> {
+    await this.required(
+      () => ({
+        ...compiled,
+        sql: `${ANSWER_NOT_NEEDED}with "changed" as (${compiled.sql} returning 1) select openclm_require(exists (select 1 from "changed"))`,
+      }),
+      async () => affected(await this.runCompiled(compiled)),
+    );
   }
 
   /** Updates one row by uuid: compare-and-set on status (expectStatus), and on csr_fingerprints being null (unsubmitted). */

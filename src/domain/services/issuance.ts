@@ -2,7 +2,7 @@
 // recording before answering. A second submit of the same CSRs gets the same answer.
 // Server-generated keys (software profiles) are delivered as PFX and archived sealed for Recover.
 import { createHash } from "node:crypto";
-import { RequiredChangeMissing, type CertificateRow, type ProfileRow, type RequestRow } from "../../store/store.js";
+import { requiredFirst, type CertificateRow, type ProfileRow, type RequestRow } from "../../store/store.js";
 import type { CertificateTemplateConfig } from "../../config/types.js";
 import type { Caller } from "../caller.js";
 import { recordAudit } from "../audit.js";
@@ -118,44 +118,44 @@ export class IssuanceService {
     );
 
     // Recorded before the answer leaves; a racing submit for the same request loses here.
-    const won = await store
-      .tx(async (tx) => {
-        // Claims the request (and on PostgreSQL locks its row) only while it is active and
-        // unsubmitted. The claim and the inserts are required changes: if any changes nothing (a
-        // racing submit won), the whole transaction fails and no certificate of ours stays
-        // half-recorded. Nobody waits for their answers: on PostgreSQL they go out with the audit
-        // record and the COMMIT, one round trip.
-        await tx.updateRequestRequired(
-          r.uuid,
-          {
-            csr_fingerprints: fingerprints,
-            // Already Executing (a card was bound): the status is not written again, so none of its indexes move.
-            ...(r.status === RequestStatus.Executing ? {} : { status: RequestStatus.Executing }),
-            updated_at: at,
-            ...(profile ? { new_profile_uuid: profile.uuid } : {}),
-          },
-          [...ACTIVE_STATUSES],
-          { unsubmitted: true },
-        );
-        if (profile) await tx.insertProfile(profile);
-        for (const row of rows) await tx.insertCertificateRequired(row);
-        await recordAudit(tx, {
-          actorUuid: actor.caller.uuid,
-          actorName: actor.caller.name,
-          action: "certificate.issue",
-          targetType: "request",
-          targetUuid: r.uuid,
-          requestUuid: r.uuid,
-          correlationId: actor.correlationId,
-          outcome: "success",
-          details: { serials: rows.map((x) => x.serial), templates: rows.map((x) => x.template_name), user: r.target_uuid, serverGenerated: serverTemplates.length },
-        });
-        return true;
-      })
-      .catch((e: unknown) => {
-        if (e instanceof RequiredChangeMissing) return false;
-        throw e;
-      });
+    const won = await requiredFirst(
+      () =>
+        store.tx(async (tx) => {
+          // Claims the request (and on PostgreSQL locks its row) only while it is active and
+          // unsubmitted. The claim and the inserts are required changes: if any changes nothing (a
+          // racing submit won), the whole transaction fails and no certificate of ours stays
+          // half-recorded. Nobody waits for their answers: on PostgreSQL they go out with the audit
+          // record and the COMMIT, one round trip.
+          await tx.updateRequestRequired(
+            r.uuid,
+            {
+              csr_fingerprints: fingerprints,
+              // Already Executing (a card was bound): the status is not written again, so none of its indexes move.
+              ...(r.status === RequestStatus.Executing ? {} : { status: RequestStatus.Executing }),
+              updated_at: at,
+              ...(profile ? { new_profile_uuid: profile.uuid } : {}),
+            },
+            [...ACTIVE_STATUSES],
+            { unsubmitted: true },
+          );
+          if (profile) await tx.insertProfile(profile);
+          for (const row of rows) await tx.insertCertificateRequired(row);
+          await recordAudit(tx, {
+            actorUuid: actor.caller.uuid,
+            actorName: actor.caller.name,
+            action: "certificate.issue",
+            targetType: "request",
+            targetUuid: r.uuid,
+            requestUuid: r.uuid,
+            correlationId: actor.correlationId,
+            outcome: "success",
+            details: { serials: rows.map((x) => x.serial), templates: rows.map((x) => x.template_name), user: r.target_uuid, serverGenerated: serverTemplates.length },
+          });
+          return true;
+        }),
+      // A racing submit won: its answer (below) is this one's too.
+      async () => false,
+    );
     if (!won) {
       const latest = (await store.requestByUuid(r.uuid))!;
       if (latest.csr_fingerprints === null) throw conflict("InvalidRequestState", "the request changed state meanwhile");

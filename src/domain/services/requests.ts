@@ -1,5 +1,5 @@
 // Request use cases: create, read, list, approve, and the status changes a client makes.
-import { RequiredChangeMissing, type RequestRow } from "../../store/store.js";
+import { requiredFirst, type RequestRow } from "../../store/store.js";
 import type { Caller } from "../caller.js";
 import { recordAudit } from "../audit.js";
 import { checkDataCollection, parseDataCollection } from "../datacollection.js";
@@ -328,10 +328,7 @@ export class RequestService {
       // The row as just written: the update above won against cur, and the effects leave the request alone.
       return { ...cur, status: to, completed_at: now, updated_at: now };
     });
-    const result = await run(true).catch((e: unknown) => {
-      if (e instanceof RequiredChangeMissing) return run(false);
-      throw e;
-    });
+    const result = await requiredFirst(() => run(true), () => run(false));
     if (republish) await this.ctx.ca.publishCrl();
     return result;
   }

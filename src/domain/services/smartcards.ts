@@ -1,6 +1,6 @@
 // Smart card use cases: binding a card to a request, reading cards, and releasing admin keys
 // and challenge responses under the rules of SPEC §9.
-import { RequiredChangeMissing, type RequestRow, type SmartcardRow, type Store } from "../../store/store.js";
+import { requiredFirst, type RequestRow, type SmartcardRow, type Store } from "../../store/store.js";
 import type { Caller } from "../caller.js";
 import { recordAudit } from "../audit.js";
 import { CertificateStatus, RequestStatus, SmartcardStatus, WorkflowTypes, enumByName, operationName } from "../enums.js";
@@ -103,37 +103,36 @@ export class SmartcardService {
         details: { cardId, user: r.target_uuid },
       });
     const binding = { new_smartcard_uuid: row.uuid, status: RequestStatus.Executing, updated_at: now };
-    try {
-      // The usual case, written at once with its audit record (one round trip on PostgreSQL).
-      await store.tx(async (tx) => {
-        await tx.insertSmartcardRequired(row);
-        await tx.updateRequestRequired(r.uuid, binding, [...ACTIVE_STATUSES]);
-        await audited(tx);
-      });
-      return row;
-    } catch (e) {
-      if (!(e instanceof RequiredChangeMissing)) throw e;
-    }
-    // Another bind raced this one, or the request changed state: nothing was kept; find out which.
-    return store.tx(async (tx) => {
-      // The unique indexes decide between binds racing for this request or this card id: the
-      // loser's insert waits for the winner's commit, then finds its card.
-      if (!(await tx.insertSmartcard(row))) {
-        const other = await tx.smartcardByRequest(r.uuid);
-        // No card on this request: the card id went live on another request meanwhile.
-        if (!other) throw conflict("CardInUse", "this card is already in use; retire it first");
-        if (other.card_id === cardId) return other;
-        throw conflict("CardAlreadyBound", "another card is already bound to this request");
-      }
-      // Compare-and-set on the status (on PostgreSQL it waits for and locks the row): a request
-      // canceled or completed since the read above is not bound, and the card goes with the rollback.
-      if (!(await tx.updateRequest(r.uuid, binding, [...ACTIVE_STATUSES]))) {
-        assertTransition((await tx.requestByUuid(r.uuid))?.status ?? -1, "execute");
-        throw conflict("InvalidRequestState", "the request changed state meanwhile; read it again");
-      }
-      await audited(tx);
-      return row;
-    });
+    return requiredFirst(
+      () =>
+        store.tx(async (tx) => {
+          await tx.insertSmartcardRequired(row);
+          await tx.updateRequestRequired(r.uuid, binding, [...ACTIVE_STATUSES]);
+          await audited(tx);
+          return row;
+        }),
+      // Another bind raced this one, or the request changed state: find out which.
+      () =>
+        store.tx(async (tx) => {
+          // The unique indexes decide between binds racing for this request or this card id: the
+          // loser's insert waits for the winner's commit, then finds its card.
+          if (!(await tx.insertSmartcard(row))) {
+            const other = await tx.smartcardByRequest(r.uuid);
+            // No card on this request: the card id went live on another request meanwhile.
+            if (!other) throw conflict("CardInUse", "this card is already in use; retire it first");
+            if (other.card_id === cardId) return other;
+            throw conflict("CardAlreadyBound", "another card is already bound to this request");
+          }
+          // Compare-and-set on the status (on PostgreSQL it waits for and locks the row): a request
+          // canceled or completed since the read above is not bound, and the card goes with the rollback.
+          if (!(await tx.updateRequest(r.uuid, binding, [...ACTIVE_STATUSES]))) {
+            assertTransition((await tx.requestByUuid(r.uuid))?.status ?? -1, "execute");
+            throw conflict("InvalidRequestState", "the request changed state meanwhile; read it again");
+          }
+          await audited(tx);
+          return row;
+        }),
+    );
   }
 
   async get(caller: Caller, uuidInput: string): Promise<SmartcardRow> {
@@ -270,26 +269,25 @@ export class SmartcardService {
         outcome: taken ? "success" : "denied",
         details: { cardId, diversified, keyVersion: diversified ? version : null, ...(taken ? {} : { reason: "release bound reached" }) },
       });
-    let taken = true;
-    try {
-      // The usual case, written at once with its audit record (one round trip on PostgreSQL).
-      await store.tx(async (tx) => {
-        await tx.takeResponseReleaseRequired(r.uuid, bound, move, r.status);
-        await audited(tx, true);
-      });
-    } catch (e) {
-      if (!(e instanceof RequiredChangeMissing)) throw e;
+    const taken = await requiredFirst(
+      () =>
+        store.tx(async (tx) => {
+          await tx.takeResponseReleaseRequired(r.uuid, bound, move, r.status);
+          await audited(tx, true);
+          return true;
+        }),
       // Nothing was counted (the bound reached, or the request moved on meanwhile): find out which.
-      taken = await store.tx(async (tx) => {
-        const taken = await tx.takeResponseReleaseAndMove(r.uuid, bound, move, r.status);
-        if (!taken) {
-          const cur = (await tx.requestByUuid(r.uuid, true))!;
-          if (!ACTIVE_STATUSES.includes(cur.status)) throw conflict("InvalidRequestState", "keys are released only while the request is Approved or Executing");
-        }
-        await audited(tx, taken);
-        return taken;
-      });
-    }
+      () =>
+        store.tx(async (tx) => {
+          const taken = await tx.takeResponseReleaseAndMove(r.uuid, bound, move, r.status);
+          if (!taken) {
+            const cur = (await tx.requestByUuid(r.uuid, true))!;
+            if (!ACTIVE_STATUSES.includes(cur.status)) throw conflict("InvalidRequestState", "keys are released only while the request is Approved or Executing");
+          }
+          await audited(tx, taken);
+          return taken;
+        }),
+    );
     // The denial is audited (committed) before it is reported.
     if (!taken) throw forbidden("ReleaseBoundReached", "the number of key releases for this request is exhausted");
     if (input.kind === "key") return key;
